@@ -1,0 +1,8 @@
+//! End-to-end tests of the real `lms` binary: it is started as a child process on fresh
+//! data (SQLite) or a fresh PostgreSQL database, and driven through the gateway's REST
+//! API and the real grpcurl, as a user and an operator would.
+
+mod auth_flows;
+mod grpcurl;
+mod real_input;
+mod support;
