@@ -1,0 +1,320 @@
+//! Refresh rotation, reuse detection, races, expiry, logout, password change.
+
+use crate::helpers::*;
+use lms_platform::auth::Role;
+use lms_proto::uam::v1 as pb;
+use lms_testkit::backends;
+use sqlx::Row;
+use tonic::Code;
+
+#[tokio::test]
+async fn rotation_and_reuse_revokes_the_family() {
+    for backend in backends() {
+        let app = App::spawn(backend).await;
+        app.user("jane", &[Role::Agent]).await;
+        let t1 = app.login("jane", PASSWORD).await;
+        assert_eq!(t1.token_type, "Bearer");
+        assert_eq!(t1.expires_in, 900);
+        assert_eq!(t1.refresh_token.len(), 43);
+        let t2 = app.refresh(&t1.refresh_token).await.unwrap();
+        assert_ne!(t2.refresh_token, t1.refresh_token);
+        app.me(&t2.access_token).await.unwrap();
+        let t3 = app.refresh(&t2.refresh_token).await.unwrap();
+        // Presenting the retired RT2 revokes the family: RT3 dies too.
+        assert_err(
+            app.refresh(&t2.refresh_token).await,
+            Code::Unauthenticated,
+            "REFRESH_TOKEN_REUSED",
+        );
+        assert_err(
+            app.refresh(&t3.refresh_token).await,
+            Code::Unauthenticated,
+            "INVALID_REFRESH_TOKEN",
+        );
+        assert_err(
+            app.refresh(&t1.refresh_token).await,
+            Code::Unauthenticated,
+            "INVALID_REFRESH_TOKEN",
+        );
+        // Another login is a separate family and unaffected.
+        let other = app.login("jane", PASSWORD).await;
+        app.refresh(&other.refresh_token).await.unwrap();
+        // Unknown, empty and access tokens in the refresh position.
+        assert_err(
+            app.refresh("bm90LWEtdG9rZW4").await,
+            Code::Unauthenticated,
+            "INVALID_REFRESH_TOKEN",
+        );
+        assert_err(
+            app.refresh("").await,
+            Code::InvalidArgument,
+            "INVALID_ARGUMENT",
+        );
+        assert_err(
+            app.refresh(&other.access_token).await,
+            Code::Unauthenticated,
+            "INVALID_REFRESH_TOKEN",
+        );
+        // Only hashes are stored.
+        let rows = sqlx::query("SELECT token_hash FROM refresh_tokens")
+            .fetch_all(&app.db.pool)
+            .await
+            .unwrap();
+        for r in rows {
+            let h: String = r.try_get("token_hash").unwrap();
+            assert_eq!(h.len(), 64);
+            assert_ne!(h, t1.refresh_token);
+        }
+    }
+}
+
+#[tokio::test]
+async fn twenty_parallel_refreshes_exactly_one_wins() {
+    for backend in backends() {
+        let app = App::spawn(backend).await;
+        app.user("jane", &[Role::Agent]).await;
+        let t = app.login("jane", PASSWORD).await;
+        let calls = (0..20).map(|_| app.refresh(&t.refresh_token));
+        let results = futures::future::join_all(calls).await;
+        let wins: Vec<_> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+        assert_eq!(wins.len(), 1, "{results:?}");
+        // Losers see a retired token (REFRESH_TOKEN_REUSED, which revokes the family)
+        // or, after an earlier loser revoked it, a dead family; never a 5xx.
+        let mut reused = 0;
+        for r in &results {
+            if let Err(s) = r {
+                let e = lms_platform::ApiError::from_status(s);
+                assert_eq!(e.code, Code::Unauthenticated, "{e}");
+                match e.reason.as_str() {
+                    "REFRESH_TOKEN_REUSED" => reused += 1,
+                    "INVALID_REFRESH_TOKEN" => {}
+                    other => panic!("unexpected reason {other}"),
+                }
+            }
+        }
+        assert!(reused >= 1);
+        // Exactly one successor was stored, and the losers' reuse revoked the family
+        // (grace period 0 s), so it is dead as well.
+        let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM refresh_tokens")
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap()
+            .try_get("n")
+            .unwrap();
+        assert_eq!(n, 2);
+        assert_err(
+            app.refresh(&wins[0].refresh_token).await,
+            Code::Unauthenticated,
+            "INVALID_REFRESH_TOKEN",
+        );
+    }
+}
+
+#[tokio::test]
+async fn family_expires_after_its_absolute_lifetime() {
+    for backend in backends() {
+        let app = App::spawn(backend).await;
+        app.user("jane", &[Role::Agent]).await;
+        let t = app.login("jane", PASSWORD).await;
+        app.clock
+            .advance(chrono::Duration::hours(11) + chrono::Duration::minutes(59));
+        let t2 = app.refresh(&t.refresh_token).await.unwrap();
+        app.clock.advance(chrono::Duration::minutes(1));
+        assert_err(
+            app.refresh(&t2.refresh_token).await,
+            Code::Unauthenticated,
+            "REFRESH_TOKEN_EXPIRED",
+        );
+        let revoked: Option<i64> = sqlx::query("SELECT revoked_at FROM sessions")
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap()
+            .try_get("revoked_at")
+            .unwrap();
+        assert!(revoked.is_some(), "expired family marked");
+        assert_err(
+            app.refresh(&t2.refresh_token).await,
+            Code::Unauthenticated,
+            "INVALID_REFRESH_TOKEN",
+        );
+    }
+}
+
+#[tokio::test]
+async fn logout_revokes_one_or_all_families_of_the_caller() {
+    for backend in backends() {
+        let app = App::spawn(backend).await;
+        app.user("jane", &[Role::Agent]).await;
+        app.user("joe", &[Role::Agent]).await;
+        let a = app.login("jane", PASSWORD).await;
+        let b = app.login("jane", PASSWORD).await;
+        let c = app.login("jane", PASSWORD).await;
+        let joe = app.login("joe", PASSWORD).await;
+        let mut auth = app.auth.clone();
+        let logout = |rt: &str, token: &str| {
+            bearer(
+                pb::LogoutRequest {
+                    refresh_token: rt.to_string(),
+                },
+                token,
+            )
+        };
+        // Someone else's refresh token is refused and left alone.
+        assert_err(
+            auth.logout(logout(&joe.refresh_token, &a.access_token))
+                .await,
+            Code::Unauthenticated,
+            "INVALID_REFRESH_TOKEN",
+        );
+        let r = auth
+            .logout(logout(&a.refresh_token, &a.access_token))
+            .await
+            .unwrap();
+        assert_eq!(r.into_inner().revoked_sessions, 1);
+        assert_err(
+            app.refresh(&a.refresh_token).await,
+            Code::Unauthenticated,
+            "INVALID_REFRESH_TOKEN",
+        );
+        // The logged-out session's access token no longer changes the account.
+        let r = auth
+            .setup_totp(bearer(pb::SetupTotpRequest {}, &a.access_token))
+            .await;
+        assert_err(r, Code::Unauthenticated, "UNAUTHENTICATED");
+        let b2 = app.refresh(&b.refresh_token).await.unwrap();
+        let r = auth.logout(logout("", &b2.access_token)).await.unwrap();
+        assert_eq!(r.into_inner().revoked_sessions, 2);
+        for rt in [&b2.refresh_token, &c.refresh_token] {
+            assert_err(
+                app.refresh(rt).await,
+                Code::Unauthenticated,
+                "INVALID_REFRESH_TOKEN",
+            );
+        }
+        app.refresh(&joe.refresh_token).await.unwrap();
+        // Without a token: UNAUTHENTICATED from the auth layer.
+        let r = auth
+            .logout(pb::LogoutRequest {
+                refresh_token: String::new(),
+            })
+            .await;
+        assert_eq!(r.unwrap_err().code(), Code::Unauthenticated);
+    }
+}
+
+#[tokio::test]
+async fn change_password_revokes_other_sessions_but_not_the_callers() {
+    for backend in backends() {
+        let app = App::spawn(backend).await;
+        app.user("jane", &[Role::Agent]).await;
+        let a = app.login("jane", PASSWORD).await;
+        let b = app.login("jane", PASSWORD).await;
+        let mut auth = app.auth.clone();
+        let change = |current: &str, new: &str, rt: &str| {
+            bearer(
+                pb::ChangePasswordRequest {
+                    current_password: current.to_string(),
+                    new_password: new.to_string(),
+                    refresh_token: rt.to_string(),
+                },
+                &a.access_token,
+            )
+        };
+        let new_pw = "another fine passphrase";
+        let e = assert_err(
+            auth.change_password(change("not my password!", new_pw, &a.refresh_token))
+                .await,
+            Code::InvalidArgument,
+            "INVALID_CURRENT_PASSWORD",
+        );
+        assert_eq!(e.violations[0].field, "currentPassword");
+        let e = assert_err(
+            auth.change_password(change(PASSWORD, "Password1!", &a.refresh_token))
+                .await,
+            Code::InvalidArgument,
+            "WEAK_PASSWORD",
+        );
+        assert_eq!(e.violations[0].field, "newPassword");
+        let r = auth
+            .change_password(change(PASSWORD, new_pw, &a.refresh_token))
+            .await
+            .unwrap();
+        assert_eq!(r.into_inner().revoked_sessions, 1);
+        assert_err(
+            app.refresh(&b.refresh_token).await,
+            Code::Unauthenticated,
+            "INVALID_REFRESH_TOKEN",
+        );
+        app.refresh(&a.refresh_token).await.unwrap();
+        // B's access token outlives its session only for reads; account changes stop.
+        let r = auth
+            .change_password(bearer(
+                pb::ChangePasswordRequest {
+                    current_password: new_pw.into(),
+                    new_password: "b wants it back now".into(),
+                    refresh_token: String::new(),
+                },
+                &b.access_token,
+            ))
+            .await;
+        assert_err(r, Code::Unauthenticated, "UNAUTHENTICATED");
+        assert_err(
+            app.try_login("jane", PASSWORD).await,
+            Code::Unauthenticated,
+            "INVALID_CREDENTIALS",
+        );
+        let c = app.login("jane", new_pw).await;
+
+        // Without a refresh token the family of the access token's `sid` survives.
+        let d = app.login("jane", new_pw).await;
+        let r = auth
+            .change_password(bearer(
+                pb::ChangePasswordRequest {
+                    current_password: new_pw.into(),
+                    new_password: PASSWORD.into(),
+                    refresh_token: String::new(),
+                },
+                &d.access_token,
+            ))
+            .await
+            .unwrap();
+        // a's family and c's family go; d's stays.
+        assert_eq!(r.into_inner().revoked_sessions, 2);
+        app.refresh(&d.refresh_token).await.unwrap();
+        assert_err(
+            app.refresh(&c.refresh_token).await,
+            Code::Unauthenticated,
+            "INVALID_REFRESH_TOKEN",
+        );
+    }
+}
+
+#[tokio::test]
+async fn wrong_current_passwords_count_toward_the_login_lock() {
+    for backend in backends() {
+        let app = App::spawn(backend).await;
+        app.user("jane", &[Role::Agent]).await;
+        let a = app.login("jane", PASSWORD).await;
+        let mut auth = app.auth.clone();
+        for _ in 0..5 {
+            let r = auth
+                .change_password(bearer(
+                    pb::ChangePasswordRequest {
+                        current_password: "not my password!".into(),
+                        new_password: "another fine passphrase".into(),
+                        refresh_token: String::new(),
+                    },
+                    &a.access_token,
+                ))
+                .await;
+            assert_err(r, Code::InvalidArgument, "INVALID_CURRENT_PASSWORD");
+        }
+        assert_err(
+            app.try_login("jane", PASSWORD).await,
+            Code::Unauthenticated,
+            "INVALID_CREDENTIALS",
+        );
+        app.clock.advance(chrono::Duration::seconds(2));
+        app.login("jane", PASSWORD).await;
+    }
+}
