@@ -61,6 +61,12 @@ pub enum UamError {
     /// A retired refresh token was presented; its family is now revoked.
     #[error("refresh token reused")]
     RefreshTokenReused,
+    /// The refresh token was live when the request arrived, but a concurrent refresh
+    /// with the same token retired it first (a lost race). Nothing is revoked; the
+    /// winner's successor stays live. Not retryable with the same token: that would be
+    /// a replay.
+    #[error("refresh token race lost")]
+    RefreshTokenRace,
     /// The refresh token's family outlived its absolute lifetime.
     #[error("refresh token expired")]
     RefreshTokenExpired,
@@ -173,6 +179,7 @@ impl From<UamError> for ApiError {
             ),
             E::InvalidRefreshToken => ApiError::unauthenticated("INVALID_REFRESH_TOKEN"),
             E::RefreshTokenReused => ApiError::unauthenticated("REFRESH_TOKEN_REUSED"),
+            E::RefreshTokenRace => ApiError::unauthenticated("REFRESH_TOKEN_RACE"),
             E::RefreshTokenExpired => ApiError::unauthenticated("REFRESH_TOKEN_EXPIRED"),
             E::InvalidMfaToken => ApiError::unauthenticated("INVALID_MFA_TOKEN"),
             E::LoginCode(c) => ApiError::unauthenticated(c.reason()),
@@ -216,9 +223,33 @@ impl From<UamError> for ApiError {
                 "administrators may not disable themselves or drop their own ADMIN role",
             ),
             E::AccountUnavailable => ApiError::unauthenticated("UNAUTHENTICATED"),
+            E::Db(e) if is_transient_conflict(&e) => ApiError::new(
+                Code::Aborted,
+                "CONCURRENT_UPDATE",
+                "a concurrent update got in the way; retry",
+            ),
             E::Db(e) => ApiError::from(e),
             E::Internal(m) => ApiError::internal(&UamError::Internal(m)),
         }
+    }
+}
+
+/// A database error that only means "a concurrent transaction got in the way": the
+/// transaction was rolled back, so the request may be retried as it was (for
+/// RefreshToken too: the token was not retired). PostgreSQL serialization failure,
+/// deadlock and lock timeout; SQLite busy or locked (any extended code).
+fn is_transient_conflict(e: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(db) = e else {
+        return false;
+    };
+    let Some(code) = db.code() else {
+        return false;
+    };
+    match code.as_ref() {
+        "40001" | "40P01" | "55P03" => true,
+        other => other
+            .parse::<i32>()
+            .is_ok_and(|c| matches!(c & 0xff, 5 | 6)),
     }
 }
 

@@ -1,11 +1,23 @@
 //! Sessions: access tokens, refresh-token families with rotation and reuse detection,
 //! MFA tokens, logout.
 //!
-//! Rotation is one write transaction: find the token, refuse revoked or expired
-//! families, retire the token with a compare-and-set (`used_at IS NULL`) and add its
-//! successor. Any presentation of a retired token, including the losers of a race of
-//! parallel refreshes with the same token, revokes the whole family (grace period 0 s,
-//! security.md), so exactly one of N parallel refreshes succeeds.
+//! Rotation has two steps, so that a replay and a race can be told apart on both
+//! backends (PostgreSQL read committed; SQLite, whose writers `BEGIN IMMEDIATE` serialises):
+//!
+//! 1. Read the token's committed state outside any transaction. What this first read
+//!    saw classifies the request. A token that was ALREADY retired then is a replay
+//!    (security.md case 3(a)): the whole family is revoked (`REFRESH_TOKEN_REUSED`).
+//! 2. For a token that was live, one write transaction locks the owner, re-checks the
+//!    family and retires the token with a compare-and-set (`used_at IS NULL`), then adds
+//!    its successor. A compare-and-set that finds the token consumed means a concurrent
+//!    request rotated it after our first read: this request lost a race (case 3(b)). It
+//!    fails with UNAUTHENTICATED `REFRESH_TOKEN_RACE` and revokes nothing, so of N
+//!    parallel refreshes exactly one succeeds and its successor stays live.
+//!
+//! The loser's status is deliberately not a retryable one (ABORTED): retrying with the
+//! same token after the winner committed is, by definition, a replay and would revoke
+//! the family. The client must use the successor its winning request received. There is
+//! no grace period (0 s): no time window in which a retired token is accepted.
 
 use super::{Tokens, UamService};
 use crate::domain::User;
@@ -85,7 +97,7 @@ impl UamService {
         })
     }
 
-    /// Rotates a refresh token.
+    /// Rotates a refresh token (see the module header for the replay/race split).
     #[tracing::instrument(skip_all)]
     pub async fn refresh(&self, refresh_token: &str) -> Result<Tokens, UamError> {
         if refresh_token.is_empty() {
@@ -96,22 +108,17 @@ impl UamService {
         }
         let hash = token_hash(refresh_token);
         let now = self.now_us();
-        let mut tx = self.store.begin().await?;
-        let Some(found) = self.store.find_refresh_token(&mut tx, &hash).await? else {
+        // Step 1: the first read, outside any transaction, classifies the request.
+        let Some(seen) = self.store.peek_refresh_token(&hash).await? else {
             return Err(UamError::InvalidRefreshToken);
         };
-        let session = found.session;
+        let session = seen.session;
         if session.revoked_at.is_some() {
             return Err(UamError::InvalidRefreshToken);
         }
-        if found.used_at.is_none() && now >= session.expires_at {
-            self.store
-                .revoke_session(&mut tx, &session.id, "expired", now)
-                .await?;
-            tx.commit().await?;
-            return Err(UamError::RefreshTokenExpired);
-        }
-        if found.used_at.is_some() || !self.store.retire_refresh_token(&mut tx, &hash, now).await? {
+        if seen.used_at.is_some() {
+            // Retired before this request arrived: a replay. Revoke the whole family.
+            let mut tx = self.store.begin().await?;
             self.store
                 .revoke_session(&mut tx, &session.id, "refresh_token_reused", now)
                 .await?;
@@ -120,6 +127,17 @@ impl UamService {
                 "retired refresh token presented; session revoked");
             return Err(UamError::RefreshTokenReused);
         }
+        let mut tx = self.store.begin().await?;
+        if now >= session.expires_at {
+            self.store
+                .revoke_session(&mut tx, &session.id, "expired", now)
+                .await?;
+            tx.commit().await?;
+            return Err(UamError::RefreshTokenExpired);
+        }
+        // Step 2: the token was live. Lock the owner first (the order ChangePassword and
+        // UpdateUser use: user, then sessions), so rotations of one user queue here on
+        // PostgreSQL and a concurrent revocation is seen below.
         let user = match self.store.lock_user(&mut tx, &session.user_id).await? {
             Some(rec) if rec.user.enabled => rec.user,
             _ => {
@@ -130,6 +148,17 @@ impl UamService {
                 return Err(UamError::InvalidRefreshToken);
             }
         };
+        // The family may have been revoked since the first read.
+        match self.store.find_refresh_token(&mut tx, &hash).await? {
+            Some(current) if current.session.revoked_at.is_none() => {}
+            _ => return Err(UamError::InvalidRefreshToken),
+        }
+        if !self.store.retire_refresh_token(&mut tx, &hash, now).await? {
+            // Live at our first read, consumed now: a concurrent refresh won. Nothing is
+            // revoked; dropping the transaction rolls it back.
+            tracing::info!(session_id = %session.id, "lost a refresh race");
+            return Err(UamError::RefreshTokenRace);
+        }
         let successor = new_refresh_token();
         self.store
             .insert_refresh_token(&mut tx, &session.id, &token_hash(&successor), now)

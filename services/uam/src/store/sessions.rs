@@ -95,6 +95,16 @@ impl Store {
         .transpose()
     }
 
+    /// [`Store::find_refresh_token`] on a pooled connection, outside any transaction:
+    /// the committed state at this instant (no write lock is taken or waited for).
+    pub async fn peek_refresh_token(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<RefreshLookup>, sqlx::Error> {
+        let mut c = self.conn().await?;
+        self.find_refresh_token(&mut c, token_hash).await
+    }
+
     /// Retires a token: compare-and-set, true only for the one caller that flips it.
     pub async fn retire_refresh_token(
         &self,

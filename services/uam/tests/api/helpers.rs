@@ -4,7 +4,7 @@ use chrono::Utc;
 use lms_platform::ApiError;
 use lms_platform::auth::Role;
 use lms_platform::clock::ManualClock;
-use lms_platform::db::Db;
+use lms_platform::db::{Db, PoolConfig};
 use lms_platform::runtime::PeerUrls;
 use lms_proto::uam::v1 as pb;
 use lms_proto::uam::v1::auth_service_client::AuthServiceClient;
@@ -41,8 +41,30 @@ impl App {
 
     /// uam with a configuration tweak.
     pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Self {
+        Self::spawn_full(backend, PoolConfig::default(), tweak).await
+    }
+
+    /// uam (test defaults) whose pool holds up to `max_connections`.
+    pub async fn spawn_with_pool(backend: Backend, max_connections: u32) -> Self {
+        let pool = PoolConfig {
+            max_connections,
+            ..PoolConfig::default()
+        };
+        Self::spawn_full(backend, pool, |c| {
+            c.ip_attempts_burst = 10_000;
+            c.ip_attempts_per_minute = 10_000;
+        })
+        .await
+    }
+
+    /// uam with pool settings and a configuration tweak.
+    pub async fn spawn_full(
+        backend: Backend,
+        pool: PoolConfig,
+        tweak: impl FnOnce(&mut Config),
+    ) -> Self {
         let test_db = TestDb::new(backend).await.unwrap();
-        let db = test_db.connect("uam").await.unwrap();
+        let db = Db::connect(&test_db.url, "uam", &pool).await.unwrap();
         lms_uam::migrate(&db).await.unwrap();
         let (listener, addr) = lms_testkit::listener().await.unwrap();
         let url = lms_testkit::url(addr);

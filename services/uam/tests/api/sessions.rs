@@ -3,7 +3,7 @@
 use crate::helpers::*;
 use lms_platform::auth::Role;
 use lms_proto::uam::v1 as pb;
-use lms_testkit::backends;
+use lms_testkit::{Backend, backends};
 use sqlx::Row;
 use tonic::Code;
 
@@ -69,45 +69,155 @@ async fn rotation_and_reuse_revokes_the_family() {
 }
 
 #[tokio::test]
-async fn twenty_parallel_refreshes_exactly_one_wins() {
+async fn replaying_the_first_token_revokes_its_live_successor() {
     for backend in backends() {
         let app = App::spawn(backend).await;
         app.user("jane", &[Role::Agent]).await;
+        let t1 = app.login("jane", PASSWORD).await;
+        let t2 = app.refresh(&t1.refresh_token).await.unwrap();
+        // RT1 was retired before this request: a replay, not a race.
+        assert_err(
+            app.refresh(&t1.refresh_token).await,
+            Code::Unauthenticated,
+            "REFRESH_TOKEN_REUSED",
+        );
+        assert_err(
+            app.refresh(&t2.refresh_token).await,
+            Code::Unauthenticated,
+            "INVALID_REFRESH_TOKEN",
+        );
+        let reason: String = sqlx::query("SELECT revoke_reason FROM sessions")
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap()
+            .try_get("revoke_reason")
+            .unwrap();
+        assert_eq!(reason, "refresh_token_reused");
+    }
+}
+
+/// Parallel refreshes this test fires with one token.
+const RACERS: usize = 20;
+
+#[tokio::test]
+async fn twenty_parallel_refreshes_exactly_one_wins() {
+    for backend in backends() {
+        // A connection per racer plus the gate's, so no racer waits for the pool.
+        let app = App::spawn_with_pool(backend, RACERS as u32 + 4).await;
+        app.user("jane", &[Role::Agent]).await;
         let t = app.login("jane", PASSWORD).await;
-        let calls = (0..20).map(|_| app.refresh(&t.refresh_token));
-        let results = futures::future::join_all(calls).await;
+        // Make the race certain: hold the write gate every rotation passes (SQLite's
+        // single writer lock; on PostgreSQL the owner's row lock) until all racers have
+        // read the live token and wait at it. Otherwise a late racer may only arrive
+        // after the winner committed, which is a replay by definition.
+        let mut gate = app.db.begin_write().await.unwrap();
+        sqlx::query("SELECT id FROM users WHERE username = 'jane'")
+            .fetch_one(&mut *gate)
+            .await
+            .unwrap();
+        if backend == Backend::Postgres {
+            sqlx::query("SELECT id FROM users WHERE username = 'jane' FOR UPDATE")
+                .fetch_one(&mut *gate)
+                .await
+                .unwrap();
+        }
+        let racers: Vec<_> = (0..RACERS)
+            .map(|_| {
+                let mut auth = app.auth.clone();
+                let rt = t.refresh_token.clone();
+                tokio::spawn(async move {
+                    auth.refresh_token(pb::RefreshTokenRequest { refresh_token: rt })
+                        .await
+                        .map(|r| r.into_inner().tokens.unwrap())
+                })
+            })
+            .collect();
+        wait_for_racers(&app, backend).await;
+        gate.rollback().await.unwrap();
+        let mut results = Vec::new();
+        for r in racers {
+            results.push(r.await.unwrap());
+        }
         let wins: Vec<_> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
         assert_eq!(wins.len(), 1, "{results:?}");
-        // Losers see a retired token (REFRESH_TOKEN_REUSED, which revokes the family)
-        // or, after an earlier loser revoked it, a dead family; never a 5xx.
-        let mut reused = 0;
+        // Every loser read the token while it was live and lost the compare-and-set:
+        // UNAUTHENTICATED REFRESH_TOKEN_RACE, never a 5xx, and nothing is revoked.
         for r in &results {
             if let Err(s) = r {
                 let e = lms_platform::ApiError::from_status(s);
                 assert_eq!(e.code, Code::Unauthenticated, "{e}");
-                match e.reason.as_str() {
-                    "REFRESH_TOKEN_REUSED" => reused += 1,
-                    "INVALID_REFRESH_TOKEN" => {}
-                    other => panic!("unexpected reason {other}"),
-                }
+                assert_eq!(e.reason, "REFRESH_TOKEN_RACE", "{e}");
             }
         }
-        assert!(reused >= 1);
-        // Exactly one successor was stored, and the losers' reuse revoked the family
-        // (grace period 0 s), so it is dead as well.
-        let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM refresh_tokens")
-            .fetch_one(&app.db.pool)
-            .await
-            .unwrap()
-            .try_get("n")
-            .unwrap();
-        assert_eq!(n, 2);
+        // The DB holds the retired token and exactly one live successor, in a live family.
+        assert_eq!(
+            count(&app, "SELECT COUNT(*) AS n FROM refresh_tokens").await,
+            2
+        );
+        let live = "SELECT COUNT(*) AS n FROM refresh_tokens WHERE used_at IS NULL";
+        assert_eq!(count(&app, live).await, 1);
+        let families = "SELECT COUNT(*) AS n FROM sessions WHERE revoked_at IS NULL";
+        assert_eq!(count(&app, families).await, 1);
+        // The winner's successor works and rotates on.
+        let next = app.refresh(&wins[0].refresh_token).await.unwrap();
+        app.me(&next.access_token).await.unwrap();
+        // Presenting the original token now is a replay: the family dies.
         assert_err(
-            app.refresh(&wins[0].refresh_token).await,
+            app.refresh(&t.refresh_token).await,
+            Code::Unauthenticated,
+            "REFRESH_TOKEN_REUSED",
+        );
+        assert_err(
+            app.refresh(&next.refresh_token).await,
             Code::Unauthenticated,
             "INVALID_REFRESH_TOKEN",
         );
     }
+}
+
+/// Waits until every racer holds a connection in its write transaction, blocked at the
+/// gate (each has done its first read by then).
+async fn wait_for_racers(app: &App, backend: Backend) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(4);
+    loop {
+        let waiting = match backend {
+            // Exact: backends of this database waiting for a lock.
+            Backend::Postgres => {
+                count(
+                    app,
+                    "SELECT COUNT(*) AS n FROM pg_stat_activity \
+                     WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                )
+                .await as usize
+            }
+            // Busy-waiting writers are invisible to SQL: count the racers' connections
+            // (all but the gate's); the first read never blocks (WAL), so each is at
+            // BEGIN IMMEDIATE or about to be.
+            Backend::Sqlite => (app.db.pool.size() as usize)
+                .saturating_sub(app.db.pool.num_idle())
+                .saturating_sub(1),
+        };
+        if waiting >= RACERS {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "only {waiting} of {RACERS} racers reached the gate"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    if backend == Backend::Sqlite {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+async fn count(app: &App, sql: &str) -> i64 {
+    sqlx::query(sql)
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap()
+        .try_get("n")
+        .unwrap()
 }
 
 #[tokio::test]
