@@ -98,7 +98,10 @@ pub async fn serve(
         .layer(layers)
         .add_routes(routes)
         .serve_with_incoming_shutdown(
-            tokio_stream::wrappers::TcpListenerStream::new(listener),
+            // `Server::tcp_nodelay` only applies to listeners tonic binds itself; accepted
+            // sockets of our own listener need it here, or every response waits out the
+            // peer's delayed ACK (~40 ms).
+            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
             shutdown,
         )
         .await?;

@@ -1,0 +1,70 @@
+//! The lead service's typed configuration (`[lead]` in the TOML file, `LMS_LEAD__...` in
+//! the environment).
+
+use lms_platform::config::DatabaseConfig;
+use serde::{Deserialize, Serialize};
+
+/// Settings of the lead service.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Listen address of the gRPC server.
+    pub addr: String,
+    /// Database URL and pool.
+    pub database: DatabaseConfig,
+    /// Limits of a public submission.
+    pub submission: SubmissionLimits,
+    /// How long the list of enabled agents (for round-robin assignment) is cached, in
+    /// seconds; 0 fetches it on every submission.
+    pub agent_cache_seconds: u64,
+    /// How long idempotency records are kept, in hours (at least 24).
+    pub idempotency_retention_hours: u64,
+    /// Most product versions (compiled schema and rules) kept in memory.
+    pub product_cache_entries: usize,
+    /// How often the event sequencer and event followers poll, in milliseconds, when
+    /// nothing pokes them.
+    pub event_poll_ms: u64,
+    /// How many lead numbers (and round-robin slots) a process reserves at once. Larger
+    /// blocks save round trips; a restart leaves at most this many numbers unused.
+    pub counter_block: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            addr: "127.0.0.1:50053".to_string(),
+            database: DatabaseConfig::default(),
+            submission: SubmissionLimits::default(),
+            agent_cache_seconds: 30,
+            idempotency_retention_hours: 48,
+            product_cache_entries: 1024,
+            event_poll_ms: 200,
+            counter_block: 50,
+        }
+    }
+}
+
+/// Size limits of `SubmitLead`, checked before anything else.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SubmissionLimits {
+    /// Largest `formData`, in bytes of its protobuf encoding.
+    pub max_form_bytes: usize,
+    /// Most top-level fields in `formData`.
+    pub max_fields: usize,
+    /// Longest string value, in characters.
+    pub max_string_chars: usize,
+    /// Deepest nesting of objects and arrays in `formData`.
+    pub max_depth: usize,
+}
+
+impl Default for SubmissionLimits {
+    fn default() -> Self {
+        Self {
+            max_form_bytes: 64 * 1024,
+            max_fields: 200,
+            max_string_chars: 10_000,
+            max_depth: 8,
+        }
+    }
+}
