@@ -97,14 +97,26 @@ async fn main() -> anyhow::Result<()> {
         } => {
             let roles = roles
                 .iter()
-                .map(|r| Role::parse(&r.to_ascii_uppercase()).ok_or_else(|| anyhow::anyhow!("unknown role {r:?}; use ADMIN, MANAGER or AGENT")))
+                .map(|r| {
+                    Role::parse(&r.to_ascii_uppercase()).ok_or_else(|| {
+                        anyhow::anyhow!("unknown role {r:?}; use ADMIN, MANAGER or AGENT")
+                    })
+                })
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let password = match password {
                 Some(p) => p,
                 None => read_password_from_stdin()?,
             };
-            let first_name = if first_name.is_empty() { username.clone() } else { first_name };
-            let last_name = if last_name.is_empty() { "-".to_string() } else { last_name };
+            let first_name = if first_name.is_empty() {
+                username.clone()
+            } else {
+                first_name
+            };
+            let last_name = if last_name.is_empty() {
+                "-".to_string()
+            } else {
+                last_name
+            };
             let id = lms::admin::create_user(
                 &cfg,
                 CreateUser {
@@ -127,7 +139,10 @@ fn read_password_from_stdin() -> anyhow::Result<String> {
     let mut text = String::new();
     std::io::stdin().read_to_string(&mut text)?;
     let line = text.lines().next().unwrap_or_default().to_string();
-    anyhow::ensure!(!line.is_empty(), "no password: set LMS_ADMIN_PASSWORD or pipe it on stdin");
+    anyhow::ensure!(
+        !line.is_empty(),
+        "no password: set LMS_ADMIN_PASSWORD or pipe it on stdin"
+    );
     Ok(line)
 }
 
@@ -149,7 +164,10 @@ async fn serve(cfg: LmsConfig, only: Option<Part>) -> anyhow::Result<()> {
     }
     if let Some(addr) = running.bound.gateway {
         tracing::info!(%addr, "gateway ready: REST, grpc-web and gRPC");
-        println!("LMS is running: http://{addr} (data in {})", data_dir.display());
+        println!(
+            "LMS is running: http://{addr} (data in {})",
+            data_dir.display()
+        );
         println!(
             "First time? Create an administrator:\n  lms admin create-user --username admin --email admin@example.com --role ADMIN   (password on stdin)"
         );
@@ -173,13 +191,14 @@ async fn serve(cfg: LmsConfig, only: Option<Part>) -> anyhow::Result<()> {
 async fn stop_signal() {
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {},
             _ = term.recv() => {},

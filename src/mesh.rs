@@ -33,7 +33,13 @@ pub enum Part {
 }
 
 /// The services that own a database, with their schema names.
-pub const SERVICES: [Part; 5] = [Part::Uam, Part::Config, Part::Lead, Part::Notify, Part::Report];
+pub const SERVICES: [Part; 5] = [
+    Part::Uam,
+    Part::Config,
+    Part::Lead,
+    Part::Notify,
+    Part::Report,
+];
 
 impl Part {
     /// The service's name (also its PostgreSQL schema and SQLite file name).
@@ -89,7 +95,7 @@ impl Running {
     }
 }
 
-fn own_db_url<'a>(cfg: &'a LmsConfig, part: Part) -> Option<&'a String> {
+fn own_db_url(cfg: &LmsConfig, part: Part) -> Option<&String> {
     match part {
         Part::Uam => cfg.uam.database.url.as_ref(),
         Part::Config => cfg.config.database.url.as_ref(),
@@ -199,7 +205,12 @@ fn write_secret(path: &Path, text: &str) -> anyhow::Result<()> {
 
 /// Starts `parts` (all of them in the embedded mode) and returns once every listener is
 /// bound and every server task is running.
-pub async fn start(cfg: LmsConfig, parts: &[Part], embedded: bool, clock: SharedClock) -> anyhow::Result<Running> {
+pub async fn start(
+    cfg: LmsConfig,
+    parts: &[Part],
+    embedded: bool,
+    clock: SharedClock,
+) -> anyhow::Result<Running> {
     std::fs::create_dir_all(&cfg.data_dir)?;
     let key = mesh_key(&cfg, embedded)?;
     // Bind first, so peers can be given the real addresses (port 0 allowed).
@@ -258,11 +269,26 @@ pub async fn start(cfg: LmsConfig, parts: &[Part], embedded: bool, clock: Shared
         bound.services.push((part.name(), addr));
         let db = open_db(&cfg, part).await?;
         let (routes, names) = match part {
-            Part::Uam => (lms_uam::build(&cfg.uam, db, &rt).await?, lms_uam::SERVICE_NAMES),
-            Part::Config => (lms_config::build(&cfg.config, db, &rt).await?, lms_config::SERVICE_NAMES),
-            Part::Lead => (lms_lead::build(&cfg.lead, db, &rt).await?, lms_lead::SERVICE_NAMES),
-            Part::Notify => (lms_notify::build(&cfg.notify, db, &rt).await?, lms_notify::SERVICE_NAMES),
-            Part::Report => (lms_report::build(&cfg.report, db, &rt).await?, lms_report::SERVICE_NAMES),
+            Part::Uam => (
+                lms_uam::build(&cfg.uam, db, &rt).await?,
+                lms_uam::SERVICE_NAMES,
+            ),
+            Part::Config => (
+                lms_config::build(&cfg.config, db, &rt).await?,
+                lms_config::SERVICE_NAMES,
+            ),
+            Part::Lead => (
+                lms_lead::build(&cfg.lead, db, &rt).await?,
+                lms_lead::SERVICE_NAMES,
+            ),
+            Part::Notify => (
+                lms_notify::build(&cfg.notify, db, &rt).await?,
+                lms_notify::SERVICE_NAMES,
+            ),
+            Part::Report => (
+                lms_report::build(&cfg.report, db, &rt).await?,
+                lms_report::SERVICE_NAMES,
+            ),
             Part::Gateway => unreachable_gateway()?,
         };
         let auth = rt.auth.clone();

@@ -7,8 +7,10 @@ use serde_json::{Value, json};
 use totp_rs::{Algorithm, Secret, TOTP};
 
 fn totp(secret: &str) -> TOTP {
-    let bytes = Secret::Encoded(secret.to_string()).to_bytes().expect("base32 secret");
-    TOTP::new_unchecked(Algorithm::SHA1, 6, 1, 30, bytes)
+    let bytes = Secret::Encoded(secret.to_string())
+        .to_bytes()
+        .expect("base32 secret");
+    TOTP::new_unchecked(Algorithm::SHA1, 6, 1, 30, bytes, None, String::new())
 }
 
 fn code_at_step(t: &TOTP, step: u64) -> String {
@@ -23,8 +25,12 @@ fn now_step() -> u64 {
 }
 
 async fn refresh(sys: &System, token: &str) -> (u16, Value) {
-    sys.post(&format!("/uam/api/auth/refresh?refreshToken={token}"), None, &json!({}))
-        .await
+    sys.post(
+        &format!("/uam/api/auth/refresh?refreshToken={token}"),
+        None,
+        &json!({}),
+    )
+    .await
 }
 
 async fn run(backend: Backend) {
@@ -39,14 +45,21 @@ async fn run(backend: Backend) {
     let rt1 = first["refreshToken"].as_str().expect("rt1").to_string();
     let (st, body) = refresh(&sys, &rt1).await;
     assert_eq!(st, 200, "refresh: {body}");
-    let rt2 = body["data"]["refreshToken"].as_str().expect("rt2").to_string();
+    let rt2 = body["data"]["refreshToken"]
+        .as_str()
+        .expect("rt2")
+        .to_string();
     assert_ne!(rt1, rt2, "refresh rotates");
     let (st, _) = refresh(&sys, &rt1).await;
     assert_eq!(st, 401, "a retired refresh token is refused");
     let (st, _) = refresh(&sys, &rt2).await;
     assert_eq!(st, 401, "reuse revoked the whole family");
     let (st, body) = sys
-        .post("/uam/api/auth/refresh", None, &json!({"refreshToken": "not-a-token"}))
+        .post(
+            "/uam/api/auth/refresh",
+            None,
+            &json!({"refreshToken": "not-a-token"}),
+        )
         .await;
     assert_eq!(st, 401, "{body}");
     assert!(body["requestId"].is_string());
@@ -77,21 +90,35 @@ async fn run(backend: Backend) {
     let (st, _) = refresh(&sys, a["refreshToken"].as_str().expect("a")).await;
     assert_eq!(st, 200, "the caller's session survives");
     let (st, _) = sys
-        .post("/uam/api/auth/login", None, &json!({"usernameOrEmail": "agent1", "password": password}))
+        .post(
+            "/uam/api/auth/login",
+            None,
+            &json!({"usernameOrEmail": "agent1", "password": password}),
+        )
         .await;
     assert_eq!(st, 401, "the old password no longer works");
 
     // TOTP enrolment, then a two-step login; a code is usable once.
     let session = sys.login("agent1", new_password).await;
     let access = session["accessToken"].as_str().expect("access").to_string();
-    let (st, setup) = sys.post("/uam/api/auth/totp/setup", Some(&access), &json!({})).await;
+    let (st, setup) = sys
+        .post("/uam/api/auth/totp/setup", Some(&access), &json!({}))
+        .await;
     assert_eq!(st, 200, "setup: {setup}");
-    assert!(setup["otpauthUri"].as_str().is_some_and(|u| u.starts_with("otpauth://totp/")));
+    assert!(
+        setup["otpauthUri"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("otpauth://totp/"))
+    );
     let t = totp(setup["secret"].as_str().expect("secret"));
     let step = now_step();
     // Enrol with the previous step's code so the current step stays free for the login.
     let (st, body) = sys
-        .post("/uam/api/auth/totp/enable", Some(&access), &json!({"code": code_at_step(&t, step - 1)}))
+        .post(
+            "/uam/api/auth/totp/enable",
+            Some(&access),
+            &json!({"code": code_at_step(&t, step - 1)}),
+        )
         .await;
     assert_eq!(st, 200, "enable: {body}");
     let (st, me) = sys.get("/uam/api/users/me", Some(&access)).await;
@@ -99,25 +126,54 @@ async fn run(backend: Backend) {
     assert_eq!(me["totpEnabled"], true);
 
     let (st, body) = sys
-        .post("/uam/api/auth/login", None, &json!({"usernameOrEmail": "agent1", "password": new_password}))
+        .post(
+            "/uam/api/auth/login",
+            None,
+            &json!({"usernameOrEmail": "agent1", "password": new_password}),
+        )
         .await;
     assert_eq!(st, 200);
     assert_eq!(body["data"]["mfaRequired"], true);
-    assert!(body["data"].get("accessToken").is_none_or(Value::is_null), "no tokens before the second step");
-    let mfa = body["data"]["mfaToken"].as_str().expect("mfa token").to_string();
+    assert!(
+        body["data"].get("accessToken").is_none_or(Value::is_null),
+        "no tokens before the second step"
+    );
+    let mfa = body["data"]["mfaToken"]
+        .as_str()
+        .expect("mfa token")
+        .to_string();
     let (st, me) = sys.get("/uam/api/users/me", Some(&mfa)).await;
     assert_eq!(st, 401, "the MFA token is not an access token: {me}");
     let code = code_at_step(&t, now_step());
-    let (st, body) = sys.post("/uam/api/auth/totp-login", Some(&mfa), &json!({"code": code})).await;
+    let (st, body) = sys
+        .post(
+            "/uam/api/auth/totp-login",
+            Some(&mfa),
+            &json!({"code": code}),
+        )
+        .await;
     assert_eq!(st, 200, "totp login: {body}");
     assert!(body["data"]["accessToken"].is_string());
 
     // The same code again, on a fresh MFA token: refused.
     let (_, body) = sys
-        .post("/uam/api/auth/login", None, &json!({"usernameOrEmail": "agent1", "password": new_password}))
+        .post(
+            "/uam/api/auth/login",
+            None,
+            &json!({"usernameOrEmail": "agent1", "password": new_password}),
+        )
         .await;
-    let mfa2 = body["data"]["mfaToken"].as_str().expect("mfa token").to_string();
-    let (st, body) = sys.post("/uam/api/auth/totp-login", Some(&mfa2), &json!({"code": code})).await;
+    let mfa2 = body["data"]["mfaToken"]
+        .as_str()
+        .expect("mfa token")
+        .to_string();
+    let (st, body) = sys
+        .post(
+            "/uam/api/auth/totp-login",
+            Some(&mfa2),
+            &json!({"code": code}),
+        )
+        .await;
     assert_eq!(st, 401, "a reused TOTP code is refused: {body}");
 }
 

@@ -27,7 +27,11 @@ fn list(addr: SocketAddr, service: Option<&str>) -> Vec<String> {
     }
     let (ok, text) = grpcurl(&args);
     assert!(ok, "grpcurl list on {addr}: {text}");
-    text.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect()
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -35,19 +39,40 @@ async fn every_port_lists_and_calls_every_rpc() {
     let sys = System::start(Backend::Sqlite).await;
     let token = sys.admin_token().await;
     let owners = [
-        ("uam", vec!["lms.uam.v1.AuthService", "lms.uam.v1.UserService"]),
-        ("config", vec!["lms.config.v1.ProductService", "lms.config.v1.DocumentService"]),
+        (
+            "uam",
+            vec!["lms.uam.v1.AuthService", "lms.uam.v1.UserService"],
+        ),
+        (
+            "config",
+            vec![
+                "lms.config.v1.ProductService",
+                "lms.config.v1.DocumentService",
+            ],
+        ),
         ("lead", vec!["lms.lead.v1.LeadService"]),
         ("notify", vec!["lms.notify.v1.NotifyService"]),
-        ("report", vec!["lms.report.v1.AnalyticsService", "lms.report.v1.ReportService"]),
+        (
+            "report",
+            vec![
+                "lms.report.v1.AnalyticsService",
+                "lms.report.v1.ReportService",
+            ],
+        ),
     ];
     let auth = format!("authorization: Bearer {token}");
     for (svc, names) in &owners {
         let addr = sys.services[*svc];
         let listed = list(addr, None);
         for name in names {
-            assert!(listed.contains(&name.to_string()), "{svc} lists {name}: {listed:?}");
-            assert!(list(sys.gateway, None).contains(&name.to_string()), "gateway lists {name}");
+            assert!(
+                listed.contains(&name.to_string()),
+                "{svc} lists {name}: {listed:?}"
+            );
+            assert!(
+                list(sys.gateway, None).contains(&name.to_string()),
+                "gateway lists {name}"
+            );
         }
         let a = addr.to_string();
         let (ok, text) = grpcurl(&["-plaintext", &a, "grpc.health.v1.Health/Check"]);
@@ -56,24 +81,48 @@ async fn every_port_lists_and_calls_every_rpc() {
             for method in list(addr, Some(name)) {
                 for target in [addr, sys.gateway] {
                     let t = target.to_string();
-                    let body = if method.ends_with("StreamEvents") { r#"{"noFollow": true}"# } else { "{}" };
+                    let body = if method.ends_with("StreamEvents") {
+                        r#"{"noFollow": true}"#
+                    } else {
+                        "{}"
+                    };
                     let (_, text) = grpcurl(&[
-                        "-plaintext", "-max-time", "10", "-H", &auth, "-d", body, &t, &method,
+                        "-plaintext",
+                        "-max-time",
+                        "10",
+                        "-H",
+                        &auth,
+                        "-d",
+                        body,
+                        &t,
+                        &method,
                     ]);
                     // A real answer: a JSON message or a gRPC status, never a transport failure.
                     let answered = text.trim_start().starts_with('{')
                         || text.contains("Code: ")
                         || text.trim().is_empty();
                     assert!(answered, "{method} on {target}: {text}");
-                    assert!(!text.contains("Code: Unavailable"), "{method} on {target}: {text}");
-                    assert!(!text.contains("Failed to dial"), "{method} on {target}: {text}");
+                    assert!(
+                        !text.contains("Code: Unavailable"),
+                        "{method} on {target}: {text}"
+                    );
+                    assert!(
+                        !text.contains("Failed to dial"),
+                        "{method} on {target}: {text}"
+                    );
                 }
             }
         }
     }
     // An authenticated call through the gateway reaches uam as the admin.
     let g = sys.gateway.to_string();
-    let (ok, text) = grpcurl(&["-plaintext", "-H", &auth, &g, "lms.uam.v1.UserService/GetCurrentUser"]);
+    let (ok, text) = grpcurl(&[
+        "-plaintext",
+        "-H",
+        &auth,
+        &g,
+        "lms.uam.v1.UserService/GetCurrentUser",
+    ]);
     assert!(ok && text.contains("\"username\": \"admin\""), "{text}");
     let (ok, text) = grpcurl(&["-plaintext", &g, "lms.uam.v1.UserService/GetCurrentUser"]);
     assert!(!ok && text.contains("Unauthenticated"), "{text}");

@@ -2,6 +2,8 @@
 //! data (SQLite) or a fresh PostgreSQL database, and driven through the gateway's REST
 //! API and the real grpcurl, as a user and an operator would.
 
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 mod auth_flows;
 mod grpcurl;
 mod real_input;

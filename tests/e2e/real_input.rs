@@ -8,7 +8,10 @@ use lms_testkit::Backend;
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, HashMap};
 
-const CSV_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/leads-xeducation.csv");
+const CSV_PATH: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../shared/data/leads-xeducation.csv"
+);
 const NUMERIC: &[&str] = &[
     "Lead Number",
     "Converted",
@@ -37,12 +40,15 @@ fn camel(header: &str) -> String {
 }
 
 /// The file as (camelCase header, formData) rows; blank cells are left out.
-fn read_rows() -> (Vec<(String, bool)>, Vec<Map<String, Value>>) {
+/// A column: its camelCase key and whether it holds numbers.
+type Column = (String, bool);
+
+fn read_rows() -> (Vec<Column>, Vec<Map<String, Value>>) {
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .from_path(CSV_PATH)
         .expect("open csv");
-    let headers: Vec<(String, bool)> = reader
+    let headers: Vec<Column> = reader
         .headers()
         .expect("headers")
         .iter()
@@ -60,7 +66,11 @@ fn read_rows() -> (Vec<(String, bool)>, Vec<Map<String, Value>>) {
             }
             let v = if *numeric {
                 let n: f64 = cell.parse().expect("numeric cell");
-                if n.fract() == 0.0 { json!(n as i64) } else { json!(n) }
+                if n.fract() == 0.0 {
+                    json!(n as i64)
+                } else {
+                    json!(n)
+                }
             } else {
                 json!(cell)
             };
@@ -71,7 +81,7 @@ fn read_rows() -> (Vec<(String, bool)>, Vec<Map<String, Value>>) {
     (headers, rows)
 }
 
-fn form_schema(headers: &[(String, bool)]) -> Value {
+fn form_schema(headers: &[Column]) -> Value {
     let mut props = Map::new();
     for (key, numeric) in headers {
         let p = if *numeric {
@@ -121,10 +131,17 @@ fn scoring_rules() -> Value {
 
 /// The same rules, written out by hand, independent of the product's engine.
 fn expected_score(f: &Map<String, Value>) -> (i64, &'static str) {
-    let s = |k: &str| f.get(k).and_then(Value::as_str).map(|v| v.trim().to_lowercase());
+    let s = |k: &str| {
+        f.get(k)
+            .and_then(Value::as_str)
+            .map(|v| v.trim().to_lowercase())
+    };
     let n = |k: &str| f.get(k).and_then(Value::as_f64);
     let mut score = 0i64;
-    if matches!(s("leadOrigin").as_deref(), Some("lead add form" | "lead import")) {
+    if matches!(
+        s("leadOrigin").as_deref(),
+        Some("lead add form" | "lead import")
+    ) {
         score += 30;
     }
     if s("leadSource").as_deref() == Some("google") {
@@ -152,15 +169,14 @@ fn expected_score(f: &Map<String, Value>) -> (i64, &'static str) {
     if s("doNotEmail").as_deref() == Some("yes") {
         score -= 10;
     }
-    if let Some(tags) = s("tags") {
-        if tags.contains("will revert") {
-            score += 25;
-        }
+    if s("tags").is_some_and(|t| t.contains("will revert")) {
+        score += 25;
     }
-    if let Some(tags) = f.get("tags").and_then(Value::as_str) {
-        if tags == "Ringing" || tags == "Busy" {
-            score -= 5;
-        }
+    if f.get("tags")
+        .and_then(Value::as_str)
+        .is_some_and(|t| t == "Ringing" || t == "Busy")
+    {
+        score -= 5;
     }
     if s("specialization").is_some_and(|v| !v.is_empty() && v != "select") {
         score += 3;
@@ -187,7 +203,10 @@ fn expected_score(f: &Map<String, Value>) -> (i64, &'static str) {
     (score, priority)
 }
 
-fn counts<'a>(rows: impl Iterator<Item = &'a Map<String, Value>>, key: &str) -> BTreeMap<String, usize> {
+fn counts<'a>(
+    rows: impl Iterator<Item = &'a Map<String, Value>>,
+    key: &str,
+) -> BTreeMap<String, usize> {
     let mut m = BTreeMap::new();
     for r in rows {
         let v = r.get(key).map(|v| match v {
@@ -228,7 +247,10 @@ async fn run(backend: Backend) {
                     .get("/config/api/products/XEDU/lead-form/render-package", None)
                     .await;
                 assert_eq!(st, 200, "render package: {pkg}");
-                assert!(pkg.get("scoringRules").is_none(), "render package leaks scoring rules");
+                assert!(
+                    pkg.get("scoringRules").is_none(),
+                    "render package leaks scoring rules"
+                );
                 let pid = form["prospectId"].as_str().unwrap_or_default().to_string();
                 let (st, lead) = sys
                     .post(
@@ -248,7 +270,11 @@ async fn run(backend: Backend) {
         .buffer_unordered(16)
         .collect()
         .await;
-    let failed: Vec<_> = results.iter().filter(|(_, st, _)| *st != 201).take(3).collect();
+    let failed: Vec<_> = results
+        .iter()
+        .filter(|(_, st, _)| *st != 201)
+        .take(3)
+        .collect();
     assert!(failed.is_empty(), "submissions failed: {failed:?}");
 
     // Read every lead back through the paged list.
@@ -256,7 +282,10 @@ async fn run(backend: Backend) {
     let mut page = 0;
     loop {
         let (st, body) = sys
-            .get(&format!("/lead/api/leads?page={page}&size=100&sort=createdAt,asc"), Some(&token))
+            .get(
+                &format!("/lead/api/leads?page={page}&size=100&sort=createdAt,asc"),
+                Some(&token),
+            )
             .await;
         assert_eq!(st, 200, "list page {page}: {body}");
         assert_eq!(body["totalElements"], 9240);
@@ -274,7 +303,11 @@ async fn run(backend: Backend) {
         .map(|l| l["formData"].as_object().cloned().unwrap_or_default())
         .collect();
     for field in ["leadSource", "leadOrigin", "lastActivity", "city"] {
-        assert_eq!(counts(forms.iter(), field), counts(rows.iter(), field), "counts of {field}");
+        assert_eq!(
+            counts(forms.iter(), field),
+            counts(rows.iter(), field),
+            "counts of {field}"
+        );
     }
 
     // Every score and priority as the rules give them, computed independently.
@@ -288,14 +321,28 @@ async fn run(backend: Backend) {
         let row = by_pid.get(pid).expect("lead matches a row");
         let (score, priority) = expected_score(row);
         if lead["score"] != json!(score) || lead["priority"] != json!(priority) {
-            mismatches.push((pid.to_string(), lead["score"].clone(), score, lead["scoreBreakdown"].clone()));
+            mismatches.push((
+                pid.to_string(),
+                lead["score"].clone(),
+                score,
+                lead["scoreBreakdown"].clone(),
+            ));
         }
         assert_eq!(lead["status"], "NEW");
         assert_eq!(lead["productCode"], "XEDU");
         assert_eq!(lead["leadChannel"], "FORM");
-        assert!(lead["leadUid"].as_str().is_some_and(|u| u.starts_with("L-")));
+        assert!(
+            lead["leadUid"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("L-"))
+        );
     }
-    assert!(mismatches.is_empty(), "{} score mismatches, first: {:?}", mismatches.len(), mismatches.first());
+    assert!(
+        mismatches.is_empty(),
+        "{} score mismatches, first: {:?}",
+        mismatches.len(),
+        mismatches.first()
+    );
 
     // Work 500 of them in one bulk update, then read one's history.
     let ids: Vec<Value> = listed.iter().take(500).map(|l| l["id"].clone()).collect();
@@ -311,20 +358,24 @@ async fn run(backend: Backend) {
     assert_eq!(bulk["totalUpdated"], 500);
     assert_eq!(bulk["totalFailed"], 0);
     let one = ids[123].as_str().expect("id");
-    let (st, lead) = sys.get(&format!("/lead/api/leads/{one}"), Some(&token)).await;
+    let (st, lead) = sys
+        .get(&format!("/lead/api/leads/{one}"), Some(&token))
+        .await;
     assert_eq!(st, 200);
     assert_eq!(lead["status"], "IN_PROGRESS");
     assert_eq!(lead["leadComment"], "called back");
-    let (st, history) = sys.get(&format!("/lead/api/leads/{one}/history"), Some(&token)).await;
+    let (st, history) = sys
+        .get(&format!("/lead/api/leads/{one}/history"), Some(&token))
+        .await;
     assert_eq!(st, 200, "history: {history}");
     let entries = history.as_array().expect("history array");
     assert!(entries.len() >= 2, "created + updated: {history}");
     let last = entries.last().expect("entry");
     let changes = last["changes"].as_array().expect("changes");
     assert!(
-        changes
-            .iter()
-            .any(|c| c["field"] == "status" && c["oldValue"] == "NEW" && c["newValue"] == "IN_PROGRESS"),
+        changes.iter().any(|c| c["field"] == "status"
+            && c["oldValue"] == "NEW"
+            && c["newValue"] == "IN_PROGRESS"),
         "status change in history: {last}"
     );
     assert!(last["actor"].as_str().is_some_and(|a| !a.is_empty()));

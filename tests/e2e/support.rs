@@ -50,7 +50,9 @@ impl System {
             env.push(("LMS_DATABASE__URL".into(), db.url.clone()));
         }
         let mut cmd = Command::new(bin());
-        cmd.arg("serve").stdout(Stdio::piped()).stderr(Stdio::inherit());
+        cmd.arg("serve")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
         for (k, v) in &env {
             cmd.env(k, v);
         }
@@ -101,7 +103,16 @@ impl System {
     /// Runs `lms admin create-user` against this system's data.
     pub fn create_user(&self, username: &str, email: &str, password: &str, role: &str) {
         let mut cmd = Command::new(bin());
-        cmd.args(["admin", "create-user", "--username", username, "--email", email, "--role", role]);
+        cmd.args([
+            "admin",
+            "create-user",
+            "--username",
+            username,
+            "--email",
+            email,
+            "--role",
+            role,
+        ]);
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
@@ -129,15 +140,6 @@ impl System {
         send(req).await
     }
 
-    /// `PUT path` with a JSON body.
-    pub async fn put(&self, path: &str, token: Option<&str>, body: &Value) -> (u16, Value) {
-        let mut req = self.http.put(format!("{}{path}", self.base)).json(body);
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        send(req).await
-    }
-
     /// `GET path`.
     pub async fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {
         let mut req = self.http.get(format!("{}{path}", self.base));
@@ -150,7 +152,11 @@ impl System {
     /// Logs in and returns the login envelope's `data`.
     pub async fn login(&self, user: &str, password: &str) -> Value {
         let (status, body) = self
-            .post("/uam/api/auth/login", None, &json!({"usernameOrEmail": user, "password": password}))
+            .post(
+                "/uam/api/auth/login",
+                None,
+                &json!({"usernameOrEmail": user, "password": password}),
+            )
             .await;
         assert_eq!(status, 200, "login {user}: {body}");
         assert_eq!(body["success"], true);
