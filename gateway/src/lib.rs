@@ -74,6 +74,12 @@ pub async fn serve(
     };
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "gateway listening");
+    // Nagle's algorithm would hold small responses for a delayed ACK (~40 ms).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
