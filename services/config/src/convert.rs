@@ -4,6 +4,7 @@ use crate::domain::{
     CaptchaMode, DictionaryEntry, DuplicatePolicy, ProductInput, ProductSettings, RenderPackage,
     StoredProduct, VerifiedToken,
 };
+use crate::service::VerificationKeys;
 use chrono::{DateTime, Utc};
 use lms_platform::Violation;
 use lms_platform::json;
@@ -204,6 +205,22 @@ pub fn render_package(r: RenderPackage) -> pb::GetRenderPackageResponse {
         }),
         signature: r.signature,
         signature_expire_time: Some(timestamp(r.signature_expires_at)),
+    }
+}
+
+/// The verification keys as their proto response.
+pub fn verification_keys(v: &VerificationKeys) -> pb::GetFormVerificationKeysResponse {
+    pb::GetFormVerificationKeysResponse {
+        keys: v
+            .keys
+            .keys()
+            .iter()
+            .map(|k| pb::FormVerificationKey {
+                kid: k.kid().to_string(),
+                key: k.secret().to_vec(),
+            })
+            .collect(),
+        token_ttl_seconds: v.token_ttl_secs,
     }
 }
 

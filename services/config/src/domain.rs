@@ -1,6 +1,8 @@
 //! Pure product-configuration rules: the content of a version in its REST/JSON shape, the
-//! checks it must pass on save, its canonical hash, and the signed form token. Nothing
-//! here touches the database, the clock or the network; callers pass "now" and keys in.
+//! checks it must pass on save and its canonical hash. The signed form token's codec lives
+//! in `lms-formtoken` (shared with the lead service, which verifies tokens itself) and is
+//! re-exported here. Nothing here touches the database, the clock or the network; callers
+//! pass "now" and keys in.
 //!
 //! # The JSON shape of a version's content
 //!
@@ -41,7 +43,6 @@
 //!
 //! `configHash` = lowercase hex SHA-256 of the RFC 8785 (JCS) serialisation of that object.
 
-pub mod form_token;
 pub mod hash;
 pub mod schema;
 pub mod validate;
@@ -52,7 +53,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-pub use form_token::{FormKeys, SigningKey, TokenClaims, TokenError, VerifiedToken};
+pub use lms_formtoken::{FormKeys, SigningKey, TokenClaims, TokenError, VerifiedToken};
 pub use validate::{ProductInput, validate_product, validate_product_code};
 
 /// One `{value, label}` option of a dictionary.

@@ -185,4 +185,17 @@ impl ProductService for ProductGrpc {
             .map_err(ApiError::from)?;
         Ok(Response::new(convert::verified_token(verified)))
     }
+
+    async fn get_form_verification_keys(
+        &self,
+        request: Request<pb::GetFormVerificationKeysRequest>,
+    ) -> Result<Response<pb::GetFormVerificationKeysResponse>, Status> {
+        // The permission table already admits mesh services only; the keys are secret, so
+        // check again here rather than trust one line of configuration.
+        if !matches!(principal(&request), Principal::Service) {
+            return Err(ApiError::forbidden("only mesh services may read the form keys").into());
+        }
+        let keys = self.products.verification_keys();
+        Ok(Response::new(convert::verification_keys(&keys)))
+    }
 }

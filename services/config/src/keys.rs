@@ -4,9 +4,9 @@
 //! embedded mode a missing configuration is a start-up error, never a silent dev key.
 
 use crate::config::Config;
-use crate::domain::form_token::{KEY_BYTES, kid_ok};
 use crate::domain::{FormKeys, SigningKey};
 use anyhow::{Context, bail};
+use lms_formtoken::{KEY_BYTES, kid_ok};
 use rand::RngCore;
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -1,13 +1,16 @@
 //! `lms-config`: the product-configuration service. It owns products and their
 //! immutable configuration versions (form JSON Schema, dictionaries, scoring rules,
 //! settings, styling, each version hashed over its RFC 8785 canonical JSON), the
-//! form-signing keys, the public render package with its signed form token, and token
-//! verification for the lead service. It serves `lms.config.v1.ProductService` and
+//! form-signing keys, the public render package with its signed form token (codec in
+//! `lms-formtoken`), token verification (`VerifyFormToken`) and the verification keys
+//! for mesh services (`GetFormVerificationKeys`, with which the lead service checks
+//! tokens itself). It serves `lms.config.v1.ProductService` and
 //! registers `DocumentService`, whose RPCs answer UNIMPLEMENTED until documents land.
 //!
 //! It must not score leads or store form data (the lead service does, with
 //! `lms-scoring`), never puts scoring rules or private settings into a render package,
-//! and never consumes form-token nonces (single use is enforced by the lead service).
+//! never consumes form-token nonces (single use is enforced by the lead service), and
+//! never hands its keys to anyone but the mesh's own services.
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 

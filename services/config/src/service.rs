@@ -233,6 +233,32 @@ impl Products {
     }
 }
 
+/// What a mesh service needs to verify form tokens itself: every key that verifies (the
+/// signing key first) and the token lifetime.
+#[derive(Debug, Clone)]
+pub struct VerificationKeys {
+    /// The key ring (secret).
+    pub keys: FormKeys,
+    /// Token lifetime, seconds.
+    pub token_ttl_secs: i64,
+}
+
+impl Products {
+    /// The verification keys and token lifetime (for mesh services only: the keys are
+    /// secret; the permission table enforces it).
+    #[tracing::instrument(skip_all)]
+    pub fn verification_keys(&self) -> VerificationKeys {
+        tracing::debug!(
+            keys = self.keys.keys().len(),
+            "form verification keys handed out"
+        );
+        VerificationKeys {
+            keys: self.keys.clone(),
+            token_ttl_secs: self.token_ttl_secs,
+        }
+    }
+}
+
 /// Checks a `config_hash` selector's shape.
 pub fn check_hash_selector(hash: &str) -> Result<(), ApiError> {
     if is_config_hash(hash) {

@@ -24,6 +24,14 @@ pub struct Config {
     /// How often the event sequencer and event followers poll, in milliseconds, when
     /// nothing pokes them.
     pub event_poll_ms: u64,
+    /// Least time between two fetches of config's form-token verification keys, in
+    /// milliseconds. A token naming a key id we do not hold (config rotated its keys)
+    /// triggers a fetch at most this often; 0 fetches on every such token.
+    pub form_keys_refetch_ms: u64,
+    /// Form-token verification keys older than this, in seconds, are fetched again on
+    /// use, so a key config dropped stops verifying; while config is unreachable the
+    /// keys held go on verifying. 0 fetches on every submission.
+    pub form_keys_max_age_secs: u64,
     /// How many lead numbers (and round-robin slots) a process reserves at once. Larger
     /// blocks save round trips; a restart leaves at most this many numbers unused.
     pub counter_block: u32,
@@ -39,6 +47,8 @@ impl Default for Config {
             idempotency_retention_hours: 48,
             product_cache_entries: 1024,
             event_poll_ms: 200,
+            form_keys_refetch_ms: 5_000,
+            form_keys_max_age_secs: 300,
             counter_block: 50,
         }
     }

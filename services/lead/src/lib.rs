@@ -5,9 +5,10 @@
 //! the public submission (checked cheapest first, one transaction per lead), queries with
 //! agent visibility, updates, bulk updates, history and the event stream.
 //!
-//! It must not read another service's tables: product versions and form-token checks
-//! come from config, agents from uam, both over the mesh. It never trusts a form token
-//! it did not have config verify, and never returns one visitor's data to another.
+//! It must not read another service's tables: product versions and the form-token
+//! verification keys come from config, agents from uam, both over the mesh. It checks
+//! form tokens itself (with `lms-formtoken` and config's keys, never a key of its own),
+//! never logs or returns those keys, and never returns one visitor's data to another.
 
 pub mod config;
 pub mod convert;

@@ -1,11 +1,12 @@
-//! Calls to other services of the mesh, authenticated as a mesh service: config (form
-//! token verification, product versions) and uam (enabled agents, user lookups). Errors
-//! are mapped here to the lead service's own, so nothing upstream leaks to the public.
+//! Calls to other services of the mesh, authenticated as a mesh service: config (the
+//! form-token verification keys, product versions) and uam (enabled agents, user
+//! lookups). Errors are mapped here to the lead service's own, so nothing upstream leaks
+//! to the public.
 
 use crate::convert;
 use crate::domain::product::ProductVersion;
 use crate::error::LeadError;
-use chrono::{DateTime, Utc};
+use lms_formtoken::{FormKeys, SigningKey};
 use lms_platform::error::ApiError;
 use lms_platform::grpc_client::MeshChannel;
 use lms_proto::config::v1 as cfg;
@@ -18,19 +19,13 @@ use tonic::Code;
 /// Deadline of every call to a peer.
 const CALL_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// What a verified form token vouches for.
+/// The keys that verify form tokens, as config hands them out.
 #[derive(Debug, Clone)]
-pub struct FormToken {
-    /// Product code.
-    pub product_code: String,
-    /// Configuration version.
-    pub version: i32,
-    /// Config hash.
-    pub config_hash: String,
-    /// Single-use nonce.
-    pub nonce: String,
-    /// Expiry.
-    pub expire_time: DateTime<Utc>,
+pub struct FormKeySet {
+    /// The key ring (secret).
+    pub keys: FormKeys,
+    /// Token lifetime, seconds (positive).
+    pub ttl_secs: i64,
 }
 
 /// Clients of config and uam.
@@ -62,47 +57,46 @@ impl Peers {
         }
     }
 
-    /// Verifies a form token with the config service.
-    pub async fn verify_token(&self, signature: &str) -> Result<FormToken, LeadError> {
-        let res = self
-            .config
-            .clone()
-            .verify_form_token(request(cfg::VerifyFormTokenRequest {
-                signature: signature.to_string(),
-            }))
-            .await;
-        match res {
-            Ok(r) => {
-                let r = r.into_inner();
-                let expire_time = r
-                    .expire_time
-                    .as_ref()
-                    .and_then(|t| convert::instant(t, "expireTime").ok())
-                    .ok_or(LeadError::InvalidFormSignature)?;
-                Ok(FormToken {
-                    product_code: r.product_code,
-                    version: r.version,
-                    config_hash: r.config_hash,
-                    nonce: r.nonce,
-                    expire_time,
-                })
-            }
-            Err(s) => {
-                let e = ApiError::from_status(&s);
-                match (s.code(), e.reason.as_str()) {
-                    (_, "FORM_SIGNATURE_EXPIRED") => Err(LeadError::FormSignatureExpired),
-                    (_, "INVALID_SERVICE_KEY") => Err(upstream("config", &s)),
-                    (
-                        Code::Unauthenticated
-                        | Code::InvalidArgument
-                        | Code::FailedPrecondition
-                        | Code::NotFound,
-                        _,
-                    ) => Err(LeadError::InvalidFormSignature),
-                    _ => Err(upstream("config", &s)),
-                }
+    /// Fetches the form-token verification keys and the token lifetime from config. A
+    /// failed call is tried once more at once (a restarted config leaves a dead
+    /// connection behind that only the next call replaces); an unusable answer is an
+    /// upstream error too: without keys no token can be trusted.
+    pub async fn form_keys(&self) -> Result<FormKeySet, LeadError> {
+        let mut res = self.fetch_form_keys().await;
+        if res.is_err() {
+            res = self.fetch_form_keys().await;
+        }
+        let r = res.map_err(|s| upstream("config", &s))?;
+        let ttl_secs = r.token_ttl_seconds;
+        let keys: Option<Vec<SigningKey>> = r
+            .keys
+            .iter()
+            .map(|k| {
+                let bytes = <[u8; lms_formtoken::KEY_BYTES]>::try_from(k.key.as_slice()).ok()?;
+                SigningKey::new(&k.kid, bytes)
+            })
+            .collect();
+        match keys.and_then(FormKeys::new) {
+            Some(keys) if ttl_secs > 0 => Ok(FormKeySet { keys, ttl_secs }),
+            _ => {
+                tracing::error!(
+                    keys = r.keys.len(),
+                    ttl_secs,
+                    "config answered unusable form verification keys"
+                );
+                Err(LeadError::Upstream(ApiError::unavailable(
+                    "the config service is unavailable; retry",
+                )))
             }
         }
+    }
+
+    async fn fetch_form_keys(&self) -> Result<cfg::GetFormVerificationKeysResponse, tonic::Status> {
+        self.config
+            .clone()
+            .get_form_verification_keys(request(cfg::GetFormVerificationKeysRequest {}))
+            .await
+            .map(tonic::Response::into_inner)
     }
 
     /// Fetches and compiles one product version by config hash.

@@ -1,12 +1,14 @@
 //! The lead service's business logic: submission, queries, updates, history and the event
 //! stream. It speaks domain types only (no proto, no `tonic::Status`); the `grpc` module
 //! converts at the edge. Caches of immutable things (compiled product versions) and of
-//! slowly changing things (the enabled agents) live here.
+//! slowly changing things (the enabled agents, the form-token verification keys) live
+//! here.
 
 mod cache;
 mod events;
 mod query;
 mod submit;
+mod tokens;
 mod update;
 
 pub use events::{EventHub, run_janitor};
@@ -26,6 +28,7 @@ pub struct LeadService {
     clock: SharedClock,
     cfg: Config,
     catalog: cache::Catalog,
+    form_keys: tokens::FormKeyCache,
     agents: cache::Agents,
     uids: cache::Reserved,
     slots: cache::Reserved,
@@ -40,6 +43,10 @@ impl LeadService {
         let hub = Arc::new(EventHub::new(std::time::Duration::from_millis(
             cfg.event_poll_ms.max(10),
         )));
+        let form_keys = tokens::FormKeyCache::new(
+            std::time::Duration::from_millis(cfg.form_keys_refetch_ms),
+            std::time::Duration::from_secs(cfg.form_keys_max_age_secs),
+        );
         let block = i64::from(cfg.counter_block);
         Self {
             store,
@@ -47,6 +54,7 @@ impl LeadService {
             clock,
             cfg,
             catalog,
+            form_keys,
             agents,
             uids: cache::Reserved::new(crate::store::Counter::LeadUid, block),
             slots: cache::Reserved::new(crate::store::Counter::Assignment, block),

@@ -73,6 +73,10 @@ pub const TABLE: &[(&str, Policy)] = &[
         Policy::Service,
     ),
     (
+        "/lms.config.v1.ProductService/GetFormVerificationKeys",
+        Policy::Service,
+    ),
+    (
         "/lms.config.v1.DocumentService/UploadDocument",
         Policy::Roles(ALL),
     ),

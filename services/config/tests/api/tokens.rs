@@ -263,3 +263,88 @@ async fn only_services_verify_and_keys_are_required_outside_embedded_mode() {
     };
     assert!(err.to_string().contains("form_signing_keys"), "{err}");
 }
+
+#[tokio::test]
+async fn verification_keys_are_handed_to_mesh_services_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let old_file = dir.path().join("old.key");
+    let new_file = dir.path().join("new.key");
+    std::fs::write(&old_file, [0x11u8; 32]).unwrap();
+    std::fs::write(&new_file, hex::encode([0x22u8; 32])).unwrap();
+    let key = |kid: &str, f: &std::path::Path| SigningKeyConfig {
+        kid: kid.into(),
+        key_file: f.to_path_buf(),
+    };
+    let app = App::spawn_with(
+        lms_testkit::Backend::Sqlite,
+        Opts {
+            cfg: Some(lms_config::Config {
+                form_signing_keys: vec![key("k-new", &new_file), key("k-old", &old_file)],
+                form_token_ttl_secs: 900,
+                ..Default::default()
+            }),
+            ..Opts::default()
+        },
+    )
+    .await;
+    create(&app, "LOAN", &content()).await;
+    let req = || pb::GetFormVerificationKeysRequest {};
+
+    // Users, even ADMIN, and anonymous callers never see the keys.
+    for (who, r) in [
+        ("admin", app.admin().get_form_verification_keys(req()).await),
+        (
+            "manager",
+            app.manager().get_form_verification_keys(req()).await,
+        ),
+        ("agent", app.agent().get_form_verification_keys(req()).await),
+    ] {
+        let err = r.expect_err(who);
+        assert_status(&err, Code::PermissionDenied, "PERMISSION_DENIED");
+    }
+    let err = app
+        .anonymous()
+        .get_form_verification_keys(req())
+        .await
+        .unwrap_err();
+    assert_status(&err, Code::Unauthenticated, "UNAUTHENTICATED");
+
+    // A mesh service gets every verifying key, the signing key first, and the lifetime.
+    let got = app
+        .service()
+        .get_form_verification_keys(req())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(got.token_ttl_seconds, 900);
+    let keys: Vec<(String, Vec<u8>)> = got.keys.into_iter().map(|k| (k.kid, k.key)).collect();
+    assert_eq!(
+        keys,
+        vec![
+            ("k-new".to_string(), vec![0x22u8; 32]),
+            ("k-old".to_string(), vec![0x11u8; 32]),
+        ]
+    );
+
+    // With them a token verifies locally exactly as VerifyFormToken says.
+    let ring = lms_formtoken::FormKeys::new(
+        keys.iter()
+            .map(|(kid, k)| {
+                lms_formtoken::SigningKey::new(kid, k.as_slice().try_into().unwrap()).unwrap()
+            })
+            .collect(),
+    )
+    .unwrap();
+    let t = token_of(&app, "LOAN").await;
+    let remote = verify(&app, &t).await.unwrap();
+    let local = ring.verify(&t, app.clock_now(), 900).unwrap();
+    assert_eq!(local.kid, "k-new");
+    assert_eq!(local.claims.product_code, remote.product_code);
+    assert_eq!(local.claims.version, remote.version);
+    assert_eq!(local.claims.config_hash, remote.config_hash);
+    assert_eq!(local.claims.nonce, remote.nonce);
+    assert_eq!(
+        local.expires_at.timestamp(),
+        remote.expire_time.unwrap().seconds
+    );
+}

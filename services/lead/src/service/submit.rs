@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 
 /// Longest idempotency key.
 const MAX_IDEMPOTENCY_KEY: usize = 255;
-/// Longest form token we bother to send for verification.
+/// Longest form token we bother to verify.
 const MAX_SIGNATURE: usize = 2_048;
 
 /// A public submission, already decoded.
@@ -79,11 +79,15 @@ impl LeadService {
         if req.signature.is_empty() || req.signature.len() > MAX_SIGNATURE {
             return Err(LeadError::InvalidFormSignature);
         }
-        let token = self.peers.verify_token(&req.signature).await?;
-        if token.product_code != req.product_code
-            || token.config_hash != req.config_hash
-            || token.version != product.version
-            || token.nonce.is_empty()
+        let token = self
+            .form_keys
+            .verify(&self.peers, &req.signature, self.clock.now())
+            .await?;
+        let claims = &token.claims;
+        if claims.product_code != req.product_code
+            || claims.config_hash != req.config_hash
+            || claims.version != product.version
+            || claims.nonce.is_empty()
         {
             return Err(LeadError::InvalidFormSignature);
         }
@@ -107,7 +111,7 @@ impl LeadService {
             return Ok(done);
         }
         let now = self.now();
-        let nonce_expire = to_micros(token.expire_time);
+        let nonce_expire = to_micros(token.expires_at);
         let dup_key = duplicate_key(&form, &product.duplicate_key_fields);
         if product.duplicate_policy != DuplicatePolicy::Allow
             && let Some(k) = &dup_key
@@ -124,7 +128,7 @@ impl LeadService {
                         &product,
                         existing,
                         form,
-                        &token.nonce,
+                        &token.claims.nonce,
                         nonce_expire,
                         idem,
                         now,
@@ -184,7 +188,7 @@ impl LeadService {
                 lead: submitted.lead.clone(),
                 dup_key,
                 event,
-                nonce: token.nonce,
+                nonce: token.claims.nonce,
                 nonce_expire_micros: nonce_expire,
                 idempotency,
             })

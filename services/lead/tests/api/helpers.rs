@@ -60,6 +60,12 @@ pub struct App {
     pub agent2: Session,
     /// The lead service's database (for direct checks).
     pub lead_db: Db,
+    config_addr: std::net::SocketAddr,
+    config_db: Db,
+    config_stop: Option<(
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<()>,
+    )>,
     _dbs: Vec<TestDb>,
     _dir: tempfile::TempDir,
 }
@@ -72,6 +78,15 @@ impl App {
 
     /// Boots with a lead configuration tweak.
     pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut lms_lead::Config)) -> Self {
+        Self::spawn_full(backend, &lms_config::Config::default(), tweak).await
+    }
+
+    /// Boots with a config-service configuration and a lead configuration tweak.
+    pub async fn spawn_full(
+        backend: Backend,
+        config_cfg: &lms_config::Config,
+        tweak: impl FnOnce(&mut lms_lead::Config),
+    ) -> Self {
         let uam_db = TestDb::new(backend).await.unwrap();
         let config_db = TestDb::new(backend).await.unwrap();
         let lead_db = TestDb::new(backend).await.unwrap();
@@ -101,10 +116,7 @@ impl App {
 
         let cdb = config_db.connect("config").await.unwrap();
         lms_config::migrate(&cdb).await.unwrap();
-        let routes = lms_config::build(&lms_config::Config::default(), cdb, &rt)
-            .await
-            .unwrap();
-        lms_testkit::serve(cfg_l, routes, lms_config::SERVICE_NAMES, &rt);
+        let config_stop = Some(serve_config(cfg_l, config_cfg, cdb.clone(), &rt).await);
 
         let ldb = lead_db.connect("lead").await.unwrap();
         lms_lead::migrate(&ldb).await.unwrap();
@@ -177,9 +189,31 @@ impl App {
             agent1,
             agent2,
             lead_db: ldb,
+            config_addr: cfg_a,
+            config_db: cdb,
+            config_stop,
             _dbs: vec![uam_db, config_db, lead_db],
             _dir: dir,
         }
+    }
+
+    /// Stops the config service (graceful: open connections are closed).
+    pub async fn stop_config(&mut self) {
+        if let Some((stop, task)) = self.config_stop.take() {
+            let _ = stop.send(());
+            task.await.unwrap();
+        }
+    }
+
+    /// (Re)starts the config service on its address, over the same database, with `cfg`
+    /// (e.g. a rotated key set), as a restarted deployment would.
+    pub async fn start_config(&mut self, cfg: &lms_config::Config) {
+        self.stop_config().await;
+        let listener = tokio::net::TcpListener::bind(self.config_addr)
+            .await
+            .unwrap();
+        self.config_stop =
+            Some(serve_config(listener, cfg, self.config_db.clone(), &self.rt).await);
     }
 
     fn channel(url: &str) -> Channel {
@@ -304,6 +338,37 @@ impl App {
             .await
             .unwrap()
     }
+}
+
+/// Serves config on `listener` until the returned sender fires.
+async fn serve_config(
+    listener: tokio::net::TcpListener,
+    cfg: &lms_config::Config,
+    db: Db,
+    rt: &Runtime,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
+    let routes = lms_config::build(cfg, db, rt).await.unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let auth = rt.auth.clone();
+    let limits = rt.limits.clone();
+    let task = tokio::spawn(async move {
+        lms_platform::server::serve(
+            listener,
+            routes,
+            lms_config::SERVICE_NAMES,
+            auth,
+            &limits,
+            async move {
+                let _ = rx.await;
+            },
+        )
+        .await
+        .unwrap();
+    });
+    (tx, task)
 }
 
 /// A submission request for a package.

@@ -14,6 +14,7 @@
 mod bulk;
 mod events;
 mod helpers;
+mod keys;
 mod perf;
 mod query;
 mod submit;

@@ -1,13 +1,21 @@
-//! Signed form tokens: `v1.<kid>.<base64url(payload JSON)>.<base64url(HMAC-SHA256)>`.
+//! `lms-formtoken`: the signed form-token codec shared by the config service (which
+//! issues tokens in render packages and keeps the signing keys) and the lead service
+//! (which verifies them on every public submission with keys it fetched from config).
+//! Pure: no I/O, no proto, no clock (callers pass "now" in), no key loading.
 //!
-//! The payload is `{"p": productCode, "v": version, "h": configHash, "iat": seconds,
+//! Format: `v1.<kid>.<base64url(payload JSON)>.<base64url(HMAC-SHA256)>`. The payload is
+//! `{"p": productCode, "v": version, "h": configHash, "iat": seconds,
 //! "n": base64url(16 random bytes)}`; the MAC covers the ASCII bytes
 //! `v1.<kid>.<payload_b64>`. base64url is unpadded and must be canonical. Keys are 256-bit
-//! with an id; the first key signs, every key verifies (rotation).
+//! with an id (`[A-Za-z0-9_-]{1,32}`); the first key of a ring signs, every key verifies
+//! (rotation).
 //!
 //! Verification is total (never panics, bounded input), checks the MAC in constant time
-//! with `verify_slice` before reading the payload, and answers one undifferentiated
+//! with `verify_slice` before reading the payload, refuses issue times more than
+//! [`MAX_FUTURE_SKEW_SECS`] ahead, and answers one undifferentiated
 //! [`TokenError::Invalid`] for every defect except age ([`TokenError::Expired`]).
+
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -75,6 +83,11 @@ impl SigningKey {
         &self.kid
     }
 
+    /// The secret key bytes (to hand the key to a verifying mesh service; never log them).
+    pub fn secret(&self) -> &[u8; KEY_BYTES] {
+        &self.key
+    }
+
     fn mac(&self) -> HmacSha256 {
         // HMAC accepts keys of any length; 32 bytes never fails.
         <HmacSha256 as Mac>::new_from_slice(&self.key).unwrap_or_else(|_| unreachable_mac())
@@ -131,6 +144,43 @@ pub enum TokenError {
     Expired,
 }
 
+/// The parts of a token of the right shape: at most [`MAX_TOKEN_BYTES`] ASCII bytes,
+/// exactly four dot-separated parts, format `v1` and a valid key id. Nothing is decoded
+/// or checked cryptographically yet.
+struct Parts<'a> {
+    kid: &'a str,
+    payload_b64: &'a str,
+    tag_b64: &'a str,
+}
+
+fn split(token: &str) -> Option<Parts<'_>> {
+    if token.len() > MAX_TOKEN_BYTES || !token.is_ascii() {
+        return None;
+    }
+    let mut parts = token.split('.');
+    let (Some(version), Some(kid), Some(payload_b64), Some(tag_b64), None) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return None;
+    };
+    (version == VERSION && kid_ok(kid)).then_some(Parts {
+        kid,
+        payload_b64,
+        tag_b64,
+    })
+}
+
+/// The key id a token names, when the token has the right shape (bounded length, four
+/// parts, format `v1`, a valid key id); `None` otherwise. It says nothing about the
+/// token's authenticity: a verifier uses it only to decide whether it knows the key.
+pub fn token_kid(token: &str) -> Option<&str> {
+    split(token).map(|p| p.kid)
+}
+
 /// The form-signing key ring.
 #[derive(Debug, Clone)]
 pub struct FormKeys {
@@ -144,6 +194,16 @@ impl FormKeys {
         kids.sort_unstable();
         kids.dedup();
         (!keys.is_empty() && kids.len() == keys.len()).then_some(Self { keys })
+    }
+
+    /// The keys, the signing key first.
+    pub fn keys(&self) -> &[SigningKey] {
+        &self.keys
+    }
+
+    /// True when the ring holds a key with this id.
+    pub fn contains(&self, kid: &str) -> bool {
+        self.keys.iter().any(|k| k.kid == kid)
     }
 
     /// The signing key's id.
@@ -189,26 +249,15 @@ impl FormKeys {
         ttl_secs: i64,
     ) -> Result<VerifiedToken, TokenError> {
         use TokenError::Invalid;
-        if token.len() > MAX_TOKEN_BYTES || !token.is_ascii() {
-            return Err(Invalid);
-        }
-        let mut parts = token.split('.');
-        let (Some(version), Some(kid), Some(payload_b64), Some(tag_b64), None) = (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-        ) else {
-            return Err(Invalid);
-        };
-        if version != VERSION {
-            return Err(Invalid);
-        }
+        let Parts {
+            kid,
+            payload_b64,
+            tag_b64,
+        } = split(token).ok_or(Invalid)?;
         let key = self.keys.iter().find(|k| k.kid == kid).ok_or(Invalid)?;
         let tag = URL_SAFE_NO_PAD.decode(tag_b64).map_err(|_| Invalid)?;
         let mut mac = key.mac();
-        mac.update(version.as_bytes());
+        mac.update(VERSION.as_bytes());
         mac.update(b".");
         mac.update(kid.as_bytes());
         mac.update(b".");
@@ -332,6 +381,34 @@ mod tests {
         assert!(FormKeys::new(vec![dup.clone(), dup]).is_none());
         assert!(SigningKey::new("a.b", [0; 32]).is_none());
         assert_eq!(SigningKey::derived([0; 32]).kid().len(), 8);
+    }
+
+    #[test]
+    fn the_kid_of_a_well_shaped_token() {
+        let t = token();
+        assert_eq!(token_kid(&t), Some("k1"));
+        assert_eq!(token_kid("v1.ghost.x.y"), Some("ghost"));
+        for bad in [
+            "",
+            "v1.k1",
+            "v1.k1.x",
+            "v1.k1.x.y.z",
+            "v2.k1.x.y",
+            "v1..x.y",
+            "v1.a b.x.y",
+            "v1.ü.x.y",
+        ] {
+            assert_eq!(token_kid(bad), None, "{bad:?}");
+        }
+        let long = format!("v1.k1.{}.y", "x".repeat(MAX_TOKEN_BYTES));
+        assert_eq!(token_kid(&long), None);
+        assert_eq!(token_kid(&format!("v1.{}.x.y", "k".repeat(33))), None);
+        let r = ring();
+        assert!(r.contains("k1"));
+        assert!(!r.contains("k2"));
+        assert_eq!(r.keys().len(), 1);
+        assert_eq!(r.keys()[0].secret(), &[7u8; 32]);
+        assert!(!format!("{:?}", r.keys()[0]).contains('7'));
     }
 
     #[test]
