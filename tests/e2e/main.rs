@@ -5,6 +5,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod auth_flows;
+mod distributed;
 mod grpcurl;
 mod real_input;
 mod support;

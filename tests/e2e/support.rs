@@ -11,10 +11,10 @@ use std::time::Duration;
 /// The password of the admin every system gets.
 pub const ADMIN_PASSWORD: &str = "correct horse battery staple 42";
 
-/// The `lms` binary under test: `LMS_BIN` (scripts/test builds a release binary) or the
+/// The `lms` binary under test: `LMS_TEST_BIN` (scripts/test builds a release binary) or the
 /// one cargo built for this test.
 pub fn bin() -> String {
-    std::env::var("LMS_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_lms").to_string())
+    std::env::var("LMS_TEST_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_lms").to_string())
 }
 
 /// A running `lms serve` with its own data.

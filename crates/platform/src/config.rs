@@ -8,13 +8,14 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::path::Path;
 
-/// Environment variables with the `LMS_` prefix that are not configuration keys.
-const NOT_CONFIG: &[&str] = &[
-    "admin_password",
-    "test_database_url",
-    "test_backends",
-    "log",
-];
+/// Environment variables with the `LMS_` prefix that are not configuration keys: the
+/// admin password of `lms admin create-user`; the test suite's `LMS_TEST_*` are skipped too.
+const NOT_CONFIG: &[&str] = &["admin_password"];
+
+fn is_config_key(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    !NOT_CONFIG.contains(&key.as_str()) && !key.starts_with("test_")
+}
 
 /// Loads `T` from its defaults, `file` (when given) and the environment.
 pub fn load<T: DeserializeOwned + Serialize + Default>(file: Option<&Path>) -> anyhow::Result<T> {
@@ -26,7 +27,7 @@ pub fn load<T: DeserializeOwned + Serialize + Default>(file: Option<&Path>) -> a
     fig = fig.merge(
         Env::prefixed("LMS_")
             .split("__")
-            .filter(|k| !NOT_CONFIG.contains(&k.as_str().to_ascii_lowercase().as_str())),
+            .filter(|k| is_config_key(k.as_str())),
     );
     Ok(fig.extract()?)
 }
