@@ -138,11 +138,10 @@ async fn one_process_per_part_on_postgres() {
     let http = reqwest::Client::new();
     let mut healthy = false;
     for _ in 0..120 {
-        if let Ok(r) = http.get(format!("{base}/healthz")).send().await {
-            if r.status().as_u16() == 200 {
-                healthy = true;
-                break;
-            }
+        let answer = http.get(format!("{base}/healthz")).send().await;
+        if answer.is_ok_and(|r| r.status().as_u16() == 200) {
+            healthy = true;
+            break;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
