@@ -9,7 +9,7 @@ mod leads;
 mod sql;
 pub mod submit;
 
-pub use events::{EventRow, NewEvent};
+pub use events::{EventRow, NewEvent, SEQUENCE_BATCH};
 pub use leads::{ListQuery, SortKey};
 pub use submit::{Conflict, Counter, NewSubmission};
 
@@ -82,6 +82,12 @@ impl Store {
     /// The database.
     pub fn db(&self) -> &Db {
         &self.db
+    }
+
+    /// Whether events get their positions after commit, from [`Store::sequence`]
+    /// (PostgreSQL), rather than as they are written (SQLite).
+    pub fn numbers_later(&self) -> bool {
+        self.pg()
     }
 
     fn pg(&self) -> bool {

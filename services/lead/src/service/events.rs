@@ -1,11 +1,12 @@
-//! The event log's moving parts: the sequencer task that numbers committed events (woken
-//! by writers after commit, else every poll interval), followers that stream events
+//! The event log's moving parts: the sequencer task that numbers committed events on
+//! PostgreSQL (woken by writers after commit, else every poll interval; on SQLite events
+//! are numbered as they are written and it only wakes followers), followers that stream events
 //! after a cursor, and the janitor that forgets expired nonces and old idempotency
 //! records.
 
 use super::LeadService;
 use crate::error::LeadError;
-use crate::store::{EventRow, Store};
+use crate::store::{EventRow, SEQUENCE_BATCH, Store};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, mpsc};
@@ -55,12 +56,21 @@ impl EventHub {
                 }
                 () = tokio::time::sleep(self.poll) => {}
             }
+            if !store.numbers_later() {
+                self.sequenced.notify_waiters();
+                continue;
+            }
             loop {
                 match store.sequence().await {
                     Ok(0) => break,
                     Ok(n) => {
                         tracing::debug!(count = n, "events sequenced");
                         self.sequenced.notify_waiters();
+                        // A short batch took everything numberable; what is held back
+                        // by a running transaction comes with the next poke or poll.
+                        if n < SEQUENCE_BATCH.unsigned_abs() {
+                            break;
+                        }
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "event sequencer failed; retrying");

@@ -1,10 +1,14 @@
-//! The lead event log (transactional outbox). Writers insert events with `position`
-//! NULL inside their own transaction; [`Store::sequence`] later gives committed rows
-//! their positions from a counter, in id order, under a lock that only one sequencer at
-//! a time holds (`pg_try_advisory_xact_lock` on PostgreSQL; SQLite serializes writers).
-//! Because only committed rows are visible to it and its positions commit atomically, a
-//! consumer reading `position > cursor` never skips a row, even one whose transaction
-//! committed after a later one.
+//! The lead event log (transactional outbox). Writers insert events inside their own
+//! transaction; a consumer reads them by `position`, strictly increasing in delivery
+//! order, and must never skip one whose transaction committed after a later one.
+//!
+//! - SQLite runs one write transaction at a time and the event id is AUTOINCREMENT, so
+//!   ids are given in commit order: the id is the position.
+//! - PostgreSQL commits concurrently. Each event records its writer's transaction id;
+//!   [`Store::sequence`] numbers events in (transaction id, id) order, only those whose
+//!   transaction is older than every transaction still running (nothing can appear
+//!   before them any more), into the narrow `event_positions` table. One sequencer at a
+//!   time holds `pg_try_advisory_xact_lock`. See migration `0002_event_positions`.
 
 use super::sql::{AnyQuery, Arg, Sql};
 use super::{Store, json, parse};
@@ -21,8 +25,8 @@ pub(crate) const EVENT_COLS: &str =
 /// The advisory-lock key of the sequencer ("lead seq").
 const SEQUENCER_LOCK: i64 = 0x6c65_6164_5f73_6571;
 
-/// Most events one sequencer pass numbers.
-const SEQUENCE_BATCH: i64 = 1_000;
+/// Most events one sequencer pass numbers; a pass that numbers fewer found all it could.
+pub const SEQUENCE_BATCH: i64 = 1_000;
 
 /// An event to insert.
 #[derive(Debug, Clone)]
@@ -89,7 +93,7 @@ impl NewEvent {
 pub struct EventRow {
     /// Insert order (history paging).
     pub id: i64,
-    /// Position, once sequenced.
+    /// Position (streamed events only; history does not need it).
     pub position: Option<i64>,
     /// Event id.
     pub event_id: String,
@@ -109,8 +113,9 @@ pub struct EventRow {
     pub created_at: DateTime<Utc>,
 }
 
-fn event_from_row(row: &sqlx::any::AnyRow, with_lead: bool) -> Result<EventRow, LeadError> {
-    let lead = if with_lead {
+/// Reads an event; `streamed` rows carry the lead and the position, history rows neither.
+fn event_from_row(row: &sqlx::any::AnyRow, streamed: bool) -> Result<EventRow, LeadError> {
+    let lead = if streamed {
         Some(parse(
             &row.try_get::<String, _>("payload")?,
             "event payload",
@@ -120,7 +125,11 @@ fn event_from_row(row: &sqlx::any::AnyRow, with_lead: bool) -> Result<EventRow, 
     };
     Ok(EventRow {
         id: row.try_get("id")?,
-        position: row.try_get("position")?,
+        position: if streamed {
+            Some(row.try_get("position")?)
+        } else {
+            None
+        },
         event_id: row.try_get("event_id")?,
         lead_id: row.try_get("lead_id")?,
         event_type: row.try_get("event_type")?,
@@ -132,7 +141,7 @@ fn event_from_row(row: &sqlx::any::AnyRow, with_lead: bool) -> Result<EventRow, 
     })
 }
 
-/// Inserts events (position NULL) in the caller's transaction, in order.
+/// Inserts events in the caller's transaction, in order.
 pub(crate) async fn insert_events(
     tx: &mut Transaction<'static, Any>,
     events: Vec<NewEvent>,
@@ -151,7 +160,7 @@ pub(crate) async fn insert_events(
 }
 
 impl Store {
-    /// Inserts events in `tx` (position NULL until sequenced after commit).
+    /// Inserts events in `tx` (numbered after commit, see the module header).
     pub async fn insert_events_in(
         &self,
         tx: &mut super::WriteTx,
@@ -160,81 +169,88 @@ impl Store {
         Ok(insert_events(&mut tx.tx, events).await?)
     }
 
-    /// Gives committed, unsequenced events their positions, in id order. Returns how many
-    /// it numbered (0 when another replica holds the sequencer lock).
+    /// Numbers the events whose transactions are older than every running one, in
+    /// (transaction id, id) order, at most [`SEQUENCE_BATCH`]. Returns how many it
+    /// numbered: 0 when there was nothing, when another replica holds the sequencer lock,
+    /// and always on SQLite (where the id is the position).
     pub async fn sequence(&self) -> Result<u64, LeadError> {
-        let pending: Option<i64> =
-            sqlx::query_scalar("SELECT id FROM lead_events WHERE position IS NULL LIMIT 1")
-                .fetch_optional(&self.db().pool)
-                .await?;
-        if pending.is_none() {
+        if !self.pg() {
             return Ok(0);
         }
         let mut w = self.begin().await?;
         let tx = &mut w.tx;
-        let last: i64 = if self.pg() {
-            let locked: i64 = sqlx::query_scalar(
-                "SELECT CAST(CASE WHEN pg_try_advisory_xact_lock($1) THEN 1 ELSE 0 END AS BIGINT)",
-            )
-            .bind(SEQUENCER_LOCK)
-            .fetch_one(&mut **tx)
-            .await?;
-            if locked == 0 {
-                w.rollback().await?;
-                return Ok(0);
-            }
-            sqlx::query_scalar("SELECT last_position FROM event_sequencer WHERE id = 1")
-                .fetch_one(&mut **tx)
-                .await?
-        } else {
-            sqlx::query_scalar("SELECT value FROM counters WHERE name = 'event_position'")
-                .fetch_one(&mut **tx)
-                .await?
-        };
-        let numbered = sqlx::query(
-            "UPDATE lead_events SET position = $1 + p.rn \
-             FROM (SELECT id, ROW_NUMBER() OVER (ORDER BY id) AS rn FROM lead_events \
-                   WHERE position IS NULL ORDER BY id LIMIT $2) AS p \
-             WHERE lead_events.id = p.id",
+        let state = sqlx::query(
+            "SELECT CAST(CASE WHEN pg_try_advisory_xact_lock($1) THEN 1 ELSE 0 END AS BIGINT), \
+             last_position, last_tx, last_id FROM event_sequencer WHERE id = 1",
         )
-        .bind(last)
+        .bind(SEQUENCER_LOCK)
+        .fetch_one(&mut **tx)
+        .await?;
+        if state.try_get::<i64, _>(0)? == 0 {
+            w.rollback().await?;
+            return Ok(0);
+        }
+        let (last_position, last_tx, last_id): (i64, i64, i64) =
+            (state.try_get(1)?, state.try_get(2)?, state.try_get(3)?);
+        // One statement, one snapshot: the horizon and the rows it admits agree.
+        let numbered = sqlx::query(
+            "WITH b AS (SELECT id, tx_id, $1 + ROW_NUMBER() OVER (ORDER BY tx_id, id) AS pos \
+                        FROM lead_events \
+                        WHERE (tx_id, id) > ($2, $3) \
+                          AND tx_id < pg_snapshot_xmin(pg_current_snapshot())::text::bigint \
+                        ORDER BY tx_id, id LIMIT $4), \
+                  ins AS (INSERT INTO event_positions (position, event_row) \
+                          SELECT pos, id FROM b) \
+             UPDATE event_sequencer SET last_position = m.pos, last_tx = m.tx_id, last_id = m.id \
+             FROM (SELECT pos, tx_id, id FROM b ORDER BY pos DESC LIMIT 1) AS m \
+             WHERE event_sequencer.id = 1 RETURNING m.pos",
+        )
+        .bind(last_position)
+        .bind(last_tx)
+        .bind(last_id)
         .bind(SEQUENCE_BATCH)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected();
-        let advance = if self.pg() {
-            "UPDATE event_sequencer SET last_position = last_position + $1 WHERE id = 1"
-        } else {
-            "UPDATE counters SET value = value + $1 WHERE name = 'event_position'"
+        .fetch_optional(&mut **tx)
+        .await?;
+        let Some(row) = numbered else {
+            w.rollback().await?;
+            return Ok(0);
         };
-        sqlx::query(advance)
-            .bind(i64::try_from(numbered).unwrap_or(i64::MAX))
-            .execute(&mut **tx)
-            .await?;
+        let upto: i64 = row.try_get(0)?;
         w.commit().await?;
-        Ok(numbered)
+        Ok(u64::try_from(upto - last_position).unwrap_or(0))
     }
 
-    /// Up to `limit` sequenced events after `position`, in position order, optionally
-    /// only of some types.
+    /// Up to `limit` events after `position`, in position order, optionally only of some
+    /// types.
     pub async fn events_after(
         &self,
         position: i64,
         types: &[String],
         limit: i64,
     ) -> Result<Vec<EventRow>, LeadError> {
-        let mut sql = Sql::new(
-            "SELECT id, position, event_id, lead_id, event_type, payload, changes, actor, \
-             lead_version, created_at FROM lead_events WHERE position > ",
-        );
+        let mut sql = Sql::new(if self.pg() {
+            "SELECT p.position, e.id, e.event_id, e.lead_id, e.event_type, e.payload, \
+             e.changes, e.actor, e.lead_version, e.created_at \
+             FROM event_positions p JOIN lead_events e ON e.id = p.event_row \
+             WHERE p.position > "
+        } else {
+            "SELECT e.id AS position, e.id, e.event_id, e.lead_id, e.event_type, e.payload, \
+             e.changes, e.actor, e.lead_version, e.created_at \
+             FROM lead_events e WHERE e.id > "
+        });
         let p = sql.arg(Arg::I(position));
         sql.push(&p);
         if !types.is_empty() {
             let list = sql.list(types.iter().map(|t| Arg::S(t.clone())));
-            sql.push(" AND event_type IN ").push(&list);
+            sql.push(" AND e.event_type IN ").push(&list);
         }
         let l = sql.arg(Arg::I(limit));
-        sql.push(" ORDER BY position LIMIT ").push(&l);
+        sql.push(if self.pg() {
+            " ORDER BY p.position LIMIT "
+        } else {
+            " ORDER BY e.id LIMIT "
+        })
+        .push(&l);
         let rows = sql.query().fetch_all(&self.db().pool).await?;
         rows.iter().map(|r| event_from_row(r, true)).collect()
     }
@@ -247,7 +263,7 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<EventRow>, LeadError> {
         let rows = sqlx::query(
-            "SELECT id, position, event_id, lead_id, event_type, changes, actor, \
+            "SELECT id, event_id, lead_id, event_type, changes, actor, \
              lead_version, created_at FROM lead_events \
              WHERE lead_id = $1 AND id > $2 ORDER BY id LIMIT $3",
         )

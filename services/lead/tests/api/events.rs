@@ -11,15 +11,14 @@ use lms_testkit::{Backend, TestDb};
 use std::time::Duration;
 use tonic::Code;
 
-/// Waits until every committed event has a position.
-async fn sequenced(app: &App) {
+/// Waits until the stream's backlog holds `n` events.
+async fn sequenced(app: &App, n: usize) {
     for _ in 0..200 {
-        let pending: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM lead_events WHERE position IS NULL")
-                .fetch_one(&app.lead_db.pool)
-                .await
-                .unwrap();
-        if pending == 0 {
+        let req = pb::StreamEventsRequest {
+            no_follow: true,
+            ..Default::default()
+        };
+        if drain(app, req).await.len() >= n {
             return;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -78,7 +77,7 @@ async fn stream_events_serves_every_event_in_order_and_follows() {
                 }
             })
             .await;
-        sequenced(&app).await;
+        sequenced(&app, 40).await;
         let all = drain(
             &app,
             pb::StreamEventsRequest {
@@ -224,6 +223,12 @@ fn event(id: &str) -> NewEvent {
     .unwrap()
 }
 
+/// One pass of a consumer: the sequencer runs, then the events after `cursor`.
+async fn consume(store: &Store, cursor: i64) -> Vec<lms_lead::store::EventRow> {
+    store.sequence().await.unwrap();
+    store.events_after(cursor, &[], 100).await.unwrap()
+}
+
 #[tokio::test]
 async fn an_event_that_commits_late_is_not_skipped() {
     for backend in lms_testkit::backends() {
@@ -233,60 +238,88 @@ async fn an_event_that_commits_late_is_not_skipped() {
         let store = Store::new(conn);
         let mut cursor = 0;
         let mut consumed: Vec<String> = Vec::new();
-        let consume =
-            |batch: Vec<lms_lead::store::EventRow>, cursor: &mut i64, out: &mut Vec<String>| {
-                for e in batch {
-                    *cursor = e.position.unwrap();
-                    out.push(e.lead_id);
-                }
-            };
 
-        // T1 inserts first (smaller id) and stays open.
-        let mut t1 = store.begin().await.unwrap();
-        store
-            .insert_events_in(&mut t1, vec![event("first")])
-            .await
-            .unwrap();
         if backend == Backend::Postgres {
-            // T2 inserts later and commits first.
+            // T1 starts writing first (it holds the older transaction id) but inserts
+            // its event last, so its event has the larger id; T2 commits first.
+            let mut t1 = store.begin().await.unwrap();
+            sqlx::query("INSERT INTO form_nonces (nonce, expire_time) VALUES ('n1', 0)")
+                .execute(&mut *t1.tx)
+                .await
+                .unwrap();
             let mut t2 = store.begin().await.unwrap();
             store
                 .insert_events_in(&mut t2, vec![event("second")])
                 .await
                 .unwrap();
             t2.commit().await.unwrap();
-            assert_eq!(store.sequence().await.unwrap(), 1);
-            let batch = store.events_after(cursor, &[], 100).await.unwrap();
-            consume(batch, &mut cursor, &mut consumed);
-            assert_eq!(consumed, vec!["second"]);
-        } else {
-            // SQLite serializes writers: T2 cannot start while T1 is open; a reader sees
-            // nothing uncommitted and the sequencer finds nothing to number.
-            assert_eq!(store.sequence().await.unwrap(), 0);
-            assert!(store.events_after(0, &[], 100).await.unwrap().is_empty());
-        }
-        // T1 commits after the consumer has moved past T2's position.
-        t1.commit().await.unwrap();
-        assert_eq!(store.sequence().await.unwrap(), 1);
-        let batch = store.events_after(cursor, &[], 100).await.unwrap();
-        consume(batch, &mut cursor, &mut consumed);
-        let expect: Vec<&str> = if backend == Backend::Postgres {
-            vec!["second", "first"]
-        } else {
-            vec!["first"]
-        };
-        assert_eq!(consumed, expect, "{backend:?}");
-        // Insert order (id) and delivery order (position) differ, and nothing is left.
-        let all = store.events_after(0, &[], 100).await.unwrap();
-        if backend == Backend::Postgres {
-            assert!(all[0].id > all[1].id, "the late event has the smaller id");
-        }
-        assert!(
             store
-                .events_after(cursor, &[], 100)
+                .insert_events_in(&mut t1, vec![event("first")])
                 .await
-                .unwrap()
-                .is_empty()
+                .unwrap();
+            // T2's event is held back while the older T1 may still add events before it.
+            assert_eq!(store.sequence().await.unwrap(), 0);
+            assert!(consume(&store, cursor).await.is_empty());
+            t1.commit().await.unwrap();
+            assert_eq!(store.sequence().await.unwrap(), 2);
+            let all = store.events_after(0, &[], 100).await.unwrap();
+            let order: Vec<&str> = all.iter().map(|e| e.lead_id.as_str()).collect();
+            assert_eq!(
+                order,
+                ["first", "second"],
+                "transaction order, not id order"
+            );
+            assert!(
+                all[0].id > all[1].id,
+                "the first delivered has the larger id"
+            );
+            assert_eq!(
+                all.iter().map(|e| e.position).collect::<Vec<_>>(),
+                [Some(1), Some(2)]
+            );
+        } else {
+            // SQLite serializes writers: T2 cannot start while T1 is open, and a reader
+            // sees nothing uncommitted.
+            let mut t1 = store.begin().await.unwrap();
+            store
+                .insert_events_in(&mut t1, vec![event("first")])
+                .await
+                .unwrap();
+            assert!(consume(&store, cursor).await.is_empty());
+            t1.commit().await.unwrap();
+            let mut t2 = store.begin().await.unwrap();
+            store
+                .insert_events_in(&mut t2, vec![event("second")])
+                .await
+                .unwrap();
+            t2.commit().await.unwrap();
+        }
+        for e in consume(&store, cursor).await {
+            cursor = e.position.unwrap();
+            consumed.push(e.lead_id);
+        }
+        assert_eq!(consumed, ["first", "second"], "{backend:?}");
+        assert_eq!(cursor, 2);
+        // A transaction that rolls back leaves no event and no hole.
+        let mut t3 = store.begin().await.unwrap();
+        store
+            .insert_events_in(&mut t3, vec![event("gone")])
+            .await
+            .unwrap();
+        t3.rollback().await.unwrap();
+        let mut t4 = store.begin().await.unwrap();
+        store
+            .insert_events_in(&mut t4, vec![event("third")])
+            .await
+            .unwrap();
+        t4.commit().await.unwrap();
+        let tail = consume(&store, cursor).await;
+        assert_eq!(
+            tail.iter()
+                .map(|e| (e.position.unwrap(), e.lead_id.as_str()))
+                .collect::<Vec<_>>(),
+            [(3, "third")],
+            "{backend:?}"
         );
         assert_eq!(store.sequence().await.unwrap(), 0);
     }
