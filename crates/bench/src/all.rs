@@ -48,6 +48,34 @@ pub struct AllArgs {
     /// Pool size of the raw baseline (the services' default is 10).
     #[arg(long, default_value_t = 10)]
     pub raw_max_connections: u32,
+    /// The closed loops run in this many alternating rounds (raw, then gateway, each
+    /// `requests / rounds`), so a drift of the machine's speed during the run hits both
+    /// sides alike; the ratio is reported per round and overall.
+    #[arg(long, default_value_t = 5)]
+    pub rounds: usize,
+}
+
+/// Both closed loops, round by round.
+pub struct Rounds {
+    /// The raw baseline, all rounds together.
+    pub raw: Report,
+    /// Gateway submissions, all rounds together.
+    pub submit: Report,
+    /// Gateway rate / raw rate of each round.
+    pub ratios: Vec<f64>,
+}
+
+impl Rounds {
+    /// The median of the rounds' ratios.
+    pub fn median_ratio(&self) -> f64 {
+        let mut r = self.ratios.clone();
+        r.sort_by(f64::total_cmp);
+        match r.len() {
+            0 => 0.0,
+            n if n % 2 == 1 => r[n / 2],
+            n => (r[n / 2 - 1] + r[n / 2]) / 2.0,
+        }
+    }
 }
 
 /// Runs everything; cleans up whatever happened.
@@ -73,8 +101,8 @@ pub async fn run(args: AllArgs) -> anyhow::Result<()> {
     {
         eprintln!("warning: could not drop database {name}: {e:#}");
     }
-    let (raw, sub) = outcome?;
-    print_summary(&args, &db_url, &raw, &sub);
+    let (rounds, sub) = outcome?;
+    print_summary(&args, &db_url, &rounds, &sub);
     Ok(())
 }
 
@@ -83,7 +111,7 @@ async fn run_on(
     bin: &str,
     data: &std::path::Path,
     pg_url: Option<&String>,
-) -> anyhow::Result<(Report, SubmitOutcome)> {
+) -> anyhow::Result<(Rounds, SubmitOutcome)> {
     let password = format!("bench-{}", uuid::Uuid::new_v4().simple());
     let mut env: Vec<(String, String)> = vec![
         ("LMS_DATA_DIR".into(), data.display().to_string()),
@@ -109,18 +137,74 @@ async fn run_on(
             max_connections: args.raw_max_connections,
             csv: args.submit.csv.clone(),
         };
-        let raw = raw::run(&raw_url, &raw_args).await?;
-        println!("{raw}");
+        let baseline = raw::Baseline::open(&raw_url, &raw_args).await?;
         let mut sub_args = args.submit.clone();
         sub_args.admin_password = Some(password.clone());
         sub_args.server_pid = child.id();
-        let sub = submit::run(&format!("http://{gateway}"), &sub_args).await?;
-        Ok((raw, sub))
+        let rounds = async {
+            let mut bench = submit::Prepared::new(&format!("http://{gateway}"), &sub_args).await?;
+            bench.warm_up().await?;
+            let rounds = alternate(args, &baseline, &mut bench).await?;
+            let open = bench.open().await?;
+            let sub = SubmitOutcome {
+                render: bench.render.clone(),
+                closed: rounds.submit.clone(),
+                open,
+            };
+            Ok::<_, anyhow::Error>((rounds, sub))
+        }
+        .await;
+        baseline.close().await?;
+        rounds
     }
     .await;
     child.start_kill().ok();
     let _ = child.wait().await;
     result
+}
+
+/// The closed loops: `rounds` times the raw baseline then the gateway, each with an equal
+/// share of `requests`.
+async fn alternate(
+    args: &AllArgs,
+    baseline: &raw::Baseline,
+    bench: &mut submit::Prepared,
+) -> anyhow::Result<Rounds> {
+    let rounds = args.rounds.clamp(1, args.submit.requests.max(1));
+    let mut done = 0;
+    let mut all: Option<(Report, Report)> = None;
+    let mut ratios = Vec::with_capacity(rounds);
+    for r in 0..rounds {
+        let n = (args.submit.requests - done) / (rounds - r);
+        let raw = baseline.phase(done, n).await?;
+        let sub = bench.closed(n).await?;
+        done += n;
+        let ratio = if raw.rate() > 0.0 {
+            sub.rate() / raw.rate()
+        } else {
+            0.0
+        };
+        eprintln!(
+            "round {}/{rounds}: raw {:.0}/s, gateway {:.0}/s, ratio {ratio:.3}",
+            r + 1,
+            raw.rate(),
+            sub.rate()
+        );
+        ratios.push(ratio);
+        match &mut all {
+            None => all = Some((raw, sub)),
+            Some((a, b)) => {
+                a.merge(&raw)?;
+                b.merge(&sub)?;
+            }
+        }
+    }
+    let (raw, submit) = all.context("no rounds")?;
+    Ok(Rounds {
+        raw,
+        submit,
+        ratios,
+    })
 }
 
 /// `$CARGO_TARGET_DIR/release/lms`, else `target/release/lms`.
@@ -220,7 +304,8 @@ async fn drop_database(admin_url: &str, name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_summary(args: &AllArgs, db_url: &str, raw: &Report, sub: &SubmitOutcome) {
+fn print_summary(args: &AllArgs, db_url: &str, rounds: &Rounds, sub: &SubmitOutcome) {
+    let raw = &rounds.raw;
     let backend = match args.backend {
         BackendArg::Postgres => "PostgreSQL",
         BackendArg::Sqlite => "SQLite",
@@ -261,7 +346,13 @@ fn print_summary(args: &AllArgs, db_url: &str, raw: &Report, sub: &SubmitOutcome
     } else {
         0.0
     };
-    println!("ratio gateway/raw: {ratio:.3}");
+    let each: Vec<String> = rounds.ratios.iter().map(|r| format!("{r:.3}")).collect();
+    println!(
+        "ratio gateway/raw: {ratio:.3} overall, median of {} rounds {:.3} ({})",
+        rounds.ratios.len(),
+        rounds.median_ratio(),
+        each.join(" ")
+    );
     for (name, r) in [
         ("raw INSERT", Some(raw)),
         ("closed loop", Some(c)),

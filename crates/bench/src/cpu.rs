@@ -100,6 +100,35 @@ impl Usage {
     }
 }
 
+impl Usage {
+    /// The usage of two phases together: per-operation times weighted by their
+    /// operations, the machine's load by their wall time.
+    pub fn weighted(
+        &self,
+        ops: u64,
+        elapsed: std::time::Duration,
+        other: &Usage,
+        other_ops: u64,
+        other_elapsed: std::time::Duration,
+    ) -> Self {
+        let mix = |a: f64, wa: f64, b: f64, wb: f64| {
+            if wa + wb > 0.0 {
+                (a * wa + b * wb) / (wa + wb)
+            } else {
+                0.0
+            }
+        };
+        let (oa, ob) = (ops as f64, other_ops as f64);
+        let (ta, tb) = (elapsed.as_secs_f64(), other_elapsed.as_secs_f64());
+        Self {
+            server_ms: mix(self.server_ms, oa, other.server_ms, ob),
+            postgres_ms: mix(self.postgres_ms, oa, other.postgres_ms, ob),
+            bench_ms: mix(self.bench_ms, oa, other.bench_ms, ob),
+            machine_busy: mix(self.machine_busy, ta, other.machine_busy, tb),
+        }
+    }
+}
+
 impl fmt::Display for Usage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(

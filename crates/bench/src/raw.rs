@@ -50,90 +50,121 @@ pub struct RawArgs {
 
 /// Runs the baseline against `url` (`postgres://...` or the lead service's `sqlite://...`).
 pub async fn run(url: &str, args: &RawArgs) -> anyhow::Result<Report> {
-    let pool = PoolConfig {
-        max_connections: args.max_connections.max(1),
-        ..PoolConfig::default()
-    };
-    let db = Db::connect(url, SCHEMA, &pool).await?;
-    create_table(&db)
-        .await
-        .context("create the scratch table (has the lead service migrated this database?)")?;
-    let outcome = insert_all(&db, args).await;
-    let dropped = drop_table(&db).await;
-    db.pool.close().await;
-    let report = outcome?;
-    dropped.context("drop the scratch table")?;
-    Ok(report)
+    let baseline = Baseline::open(url, args).await?;
+    let outcome = baseline.phase(0, args.requests).await;
+    baseline.close().await?;
+    outcome
 }
 
-/// The timed inserts.
-async fn insert_all(db: &Db, args: &RawArgs) -> anyhow::Result<Report> {
-    let rows = data::read_rows(std::path::Path::new(&args.csv))?;
-    // Payloads are serialized up front, as the lead service has them before its INSERT.
-    let forms: Vec<String> = rows
-        .iter()
-        .map(serde_json::to_string)
-        .collect::<Result<_, _>>()?;
-    let forms = Arc::new(forms);
-    let breakdown = json!([
-        {"ruleId": "origin", "field": "leadOrigin", "operator": "IN", "points": 30, "reason": "strong origin"},
-        {"ruleId": "time-high", "field": "totalTimeSpentOnWebsite", "operator": "GTE", "points": 20, "reason": "engaged"},
-        {"ruleId": "notable", "field": "lastNotableActivity", "operator": "EXISTS", "points": 1, "reason": "active"}
-    ])
-    .to_string();
-    let sql = Arc::new(format!(
-        "INSERT INTO {TABLE} ({COLUMNS}) VALUES ({})",
-        (1..=18)
-            .map(|i| format!("${i}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    ));
-    let config_hash = "9f2c".repeat(16);
-    let pool = db.pool.clone();
-    let before = cpu::Snapshot::take(None);
-    let (mut report, _) = load::closed(
-        format!(
-            "raw INSERT, closed loop ({} in flight, pool {})",
-            args.concurrency, args.max_connections
-        ),
-        args.concurrency,
-        args.requests,
-        move |i| {
-            let (pool, sql, forms) = (pool.clone(), sql.clone(), forms.clone());
-            let (breakdown, config_hash) = (breakdown.clone(), config_hash.clone());
-            async move {
-                let now = micros_now();
-                sqlx::query(sql.as_str())
-                    .bind(uuid::Uuid::now_v7().to_string())
-                    .bind(format!("L-2026-{:06}", i + 1))
-                    .bind("BENCH_RAW".to_string())
-                    .bind(1i64) // NEW
-                    .bind(2i64) // MEDIUM
-                    .bind(51i64)
-                    .bind(String::new())
-                    .bind(forms[i % forms.len()].clone())
-                    .bind(config_hash)
-                    .bind(1i64)
-                    .bind(1i64) // FORM
-                    .bind(String::new())
-                    .bind(None::<String>)
-                    .bind(breakdown)
-                    .bind(1i64)
-                    .bind(now)
-                    .bind(now)
-                    .bind(None::<String>)
-                    .execute(&pool)
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| e.to_string())
-            }
-        },
-    )
-    .await?;
-    if let (Some(a), Some(b)) = (before, cpu::Snapshot::take(None)) {
-        report.cpu = Some(cpu::Usage::between(&a, &b, report.ok));
+/// The scratch table, its pool and the prepared payloads; timed phases run on it.
+pub struct Baseline {
+    db: Db,
+    sql: Arc<String>,
+    forms: Arc<Vec<String>>,
+    breakdown: String,
+    concurrency: usize,
+    max_connections: u32,
+}
+
+impl Baseline {
+    /// Connects and creates the scratch table.
+    pub async fn open(url: &str, args: &RawArgs) -> anyhow::Result<Self> {
+        let pool = PoolConfig {
+            max_connections: args.max_connections.max(1),
+            ..PoolConfig::default()
+        };
+        let db = Db::connect(url, SCHEMA, &pool).await?;
+        create_table(&db)
+            .await
+            .context("create the scratch table (has the lead service migrated this database?)")?;
+        let rows = data::read_rows(std::path::Path::new(&args.csv))?;
+        // Payloads are serialized up front, as the lead service has them before its INSERT.
+        let forms: Vec<String> = rows
+            .iter()
+            .map(serde_json::to_string)
+            .collect::<Result<_, _>>()?;
+        let breakdown = json!([
+            {"ruleId": "origin", "field": "leadOrigin", "operator": "IN", "points": 30, "reason": "strong origin"},
+            {"ruleId": "time-high", "field": "totalTimeSpentOnWebsite", "operator": "GTE", "points": 20, "reason": "engaged"},
+            {"ruleId": "notable", "field": "lastNotableActivity", "operator": "EXISTS", "points": 1, "reason": "active"}
+        ])
+        .to_string();
+        let sql = format!(
+            "INSERT INTO {TABLE} ({COLUMNS}) VALUES ({})",
+            (1..=18)
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        Ok(Self {
+            db,
+            sql: Arc::new(sql),
+            forms: Arc::new(forms),
+            breakdown,
+            concurrency: args.concurrency,
+            max_connections: args.max_connections,
+        })
     }
-    Ok(report)
+
+    /// Times `n` inserts, numbered from `offset` (lead numbers stay unique across phases).
+    pub async fn phase(&self, offset: usize, n: usize) -> anyhow::Result<Report> {
+        let config_hash = "9f2c".repeat(16);
+        let pool = self.db.pool.clone();
+        let (sql, forms, breakdown) =
+            (self.sql.clone(), self.forms.clone(), self.breakdown.clone());
+        let before = cpu::Snapshot::take(None);
+        let (mut report, _) = load::closed(
+            format!(
+                "raw INSERT, closed loop ({} in flight, pool {})",
+                self.concurrency, self.max_connections
+            ),
+            self.concurrency,
+            n,
+            move |i| {
+                let i = offset + i;
+                let (pool, sql, forms) = (pool.clone(), sql.clone(), forms.clone());
+                let (breakdown, config_hash) = (breakdown.clone(), config_hash.clone());
+                async move {
+                    let now = micros_now();
+                    sqlx::query(sql.as_str())
+                        .bind(uuid::Uuid::now_v7().to_string())
+                        .bind(format!("L-2026-{:06}", i + 1))
+                        .bind("BENCH_RAW".to_string())
+                        .bind(1i64) // NEW
+                        .bind(2i64) // MEDIUM
+                        .bind(51i64)
+                        .bind(String::new())
+                        .bind(forms[i % forms.len()].clone())
+                        .bind(config_hash)
+                        .bind(1i64)
+                        .bind(1i64) // FORM
+                        .bind(String::new())
+                        .bind(None::<String>)
+                        .bind(breakdown)
+                        .bind(1i64)
+                        .bind(now)
+                        .bind(now)
+                        .bind(None::<String>)
+                        .execute(&pool)
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
+                }
+            },
+        )
+        .await?;
+        if let (Some(a), Some(b)) = (before, cpu::Snapshot::take(None)) {
+            report.cpu = Some(cpu::Usage::between(&a, &b, report.ok));
+        }
+        Ok(report)
+    }
+
+    /// Drops the scratch table and closes the pool.
+    pub async fn close(self) -> anyhow::Result<()> {
+        let dropped = drop_table(&self.db).await;
+        self.db.pool.close().await;
+        dropped.context("drop the scratch table")
+    }
 }
 
 fn micros_now() -> i64 {

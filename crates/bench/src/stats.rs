@@ -57,6 +57,25 @@ impl Report {
     pub fn max_ms(&self) -> f64 {
         self.latency.max() as f64 / 1000.0
     }
+
+    /// Adds a later phase of the same kind: counts, wall time and latencies add up, CPU
+    /// per operation is averaged over the operations.
+    pub fn merge(&mut self, other: &Report) -> anyhow::Result<()> {
+        self.cpu = match (self.cpu, other.cpu) {
+            (Some(a), Some(b)) => {
+                Some(a.weighted(self.ok, self.elapsed, &b, other.ok, other.elapsed))
+            }
+            (a, b) => a.or(b),
+        };
+        self.ok += other.ok;
+        self.errors += other.errors;
+        self.elapsed += other.elapsed;
+        self.latency.add(&other.latency)?;
+        if self.first_error.is_none() {
+            self.first_error.clone_from(&other.first_error);
+        }
+        Ok(())
+    }
 }
 
 impl fmt::Display for Report {

@@ -58,100 +58,163 @@ pub struct SubmitOutcome {
 
 /// Runs the gateway benchmark against `gateway` (e.g. `http://127.0.0.1:8080`).
 pub async fn run(gateway: &str, args: &SubmitArgs) -> anyhow::Result<SubmitOutcome> {
-    let base = gateway.trim_end_matches('/').to_string();
-    anyhow::ensure!(
-        base.starts_with("http://127.0.0.1") || base.starts_with("http://localhost"),
-        "the gateway must be on this machine (http://127.0.0.1:PORT)"
-    );
-    let password = args
-        .admin_password
-        .clone()
-        .context("--admin-password (or LMS_ADMIN_PASSWORD) is required")?;
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(args.concurrency.max(64) * 2)
-        .tcp_nodelay(true)
-        .timeout(Duration::from_secs(60))
-        .build()?;
-
-    let token = login(&http, &base, &args.admin_user, &password).await?;
-    let code = format!("BENCH_{}", uuid::Uuid::new_v4().simple()).to_uppercase()[..20].to_string();
-    let (status, body) = send_json(
-        http.post(format!("{base}/config/api/products"))
-            .bearer_auth(&token)
-            .json(&data::product(&code)),
-    )
-    .await?;
-    anyhow::ensure!(status == 201, "create product {code}: {status} {body}");
-
-    let rows = Arc::new(data::read_rows(std::path::Path::new(&args.csv))?);
-    let open_n = args
-        .rate
-        .map(|r| (r * args.duration as f64).round() as usize)
-        .unwrap_or(0);
-    let total = args.warmup + args.requests + open_n;
-    eprintln!("product {code}: fetching {total} render packages");
-    let bodies = prefetch(&http, &base, &code, rows, args.concurrency, total).await?;
-    let (render, bodies) = bodies;
-    eprintln!("{render}");
-
-    let url = Arc::new(format!("{base}/lead/api/leads"));
-    let bodies = Arc::new(bodies);
-    let submit = {
-        let (http, url, bodies) = (http.clone(), url.clone(), bodies.clone());
-        move |i: usize| submit_one(http.clone(), url.clone(), bodies[i].clone())
-    };
-
-    if args.warmup > 0 {
-        let warm = submit.clone();
-        let (w, _) = load::closed("warm-up".into(), args.concurrency, args.warmup, warm).await?;
-        eprintln!("{w}");
-    }
-    let offset = args.warmup;
-    let closed_op = {
-        let s = submit.clone();
-        move |i: usize| s(offset + i)
-    };
-    let before = cpu::Snapshot::take(args.server_pid);
-    let (mut closed, _) = load::closed(
-        format!(
-            "gateway submit, closed loop ({} in flight)",
-            args.concurrency
-        ),
-        args.concurrency,
-        args.requests,
-        closed_op,
-    )
-    .await?;
-    closed.cpu = usage(before, args.server_pid, closed.ok);
+    let mut bench = Prepared::new(gateway, args).await?;
+    bench.warm_up().await?;
+    let closed = bench.closed(args.requests).await?;
     println!("{closed}");
-
-    let open = match args.rate {
-        Some(rate) => {
-            // Let the closed loop's backlog (event followers, WAL) settle first.
-            tokio::time::sleep(Duration::from_secs(2)).await;
-            let offset = args.warmup + args.requests;
-            let before = cpu::Snapshot::take(args.server_pid);
-            let mut report = load::open(
-                format!(
-                    "gateway submit, open loop ({rate}/s for {} s)",
-                    args.duration
-                ),
-                rate,
-                open_n,
-                |i| submit(offset + i),
-            )
-            .await?;
-            report.cpu = usage(before, args.server_pid, report.ok);
-            println!("{report}");
-            Some(report)
-        }
-        None => None,
-    };
+    let open = bench.open().await?;
     Ok(SubmitOutcome {
-        render,
+        render: bench.render.clone(),
         closed,
         open,
     })
+}
+
+/// Submission bodies ready to send (each with its own form token), consumed in order by
+/// the timed phases.
+pub struct Prepared {
+    http: reqwest::Client,
+    url: Arc<String>,
+    bodies: Arc<Vec<Bytes>>,
+    /// The next unused body.
+    next: usize,
+    args: SubmitArgs,
+    /// The render-package fetches of the set-up.
+    pub render: Report,
+}
+
+impl Prepared {
+    /// Logs in, creates the product and fetches a render package for every submission
+    /// the options plan (warm-up, closed loop, open loop).
+    pub async fn new(gateway: &str, args: &SubmitArgs) -> anyhow::Result<Self> {
+        let base = gateway.trim_end_matches('/').to_string();
+        anyhow::ensure!(
+            base.starts_with("http://127.0.0.1") || base.starts_with("http://localhost"),
+            "the gateway must be on this machine (http://127.0.0.1:PORT)"
+        );
+        let password = args
+            .admin_password
+            .clone()
+            .context("--admin-password (or LMS_ADMIN_PASSWORD) is required")?;
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(args.concurrency.max(64) * 2)
+            .tcp_nodelay(true)
+            .timeout(Duration::from_secs(60))
+            .build()?;
+
+        let token = login(&http, &base, &args.admin_user, &password).await?;
+        let code =
+            format!("BENCH_{}", uuid::Uuid::new_v4().simple()).to_uppercase()[..20].to_string();
+        let (status, body) = send_json(
+            http.post(format!("{base}/config/api/products"))
+                .bearer_auth(&token)
+                .json(&data::product(&code)),
+        )
+        .await?;
+        anyhow::ensure!(status == 201, "create product {code}: {status} {body}");
+
+        let rows = Arc::new(data::read_rows(std::path::Path::new(&args.csv))?);
+        let total = args.warmup + args.requests + open_count(args);
+        eprintln!("product {code}: fetching {total} render packages");
+        let (render, bodies) = prefetch(&http, &base, &code, rows, args.concurrency, total).await?;
+        eprintln!("{render}");
+        Ok(Self {
+            http,
+            url: Arc::new(format!("{base}/lead/api/leads")),
+            bodies: Arc::new(bodies),
+            next: 0,
+            args: args.clone(),
+            render,
+        })
+    }
+
+    /// Submission `i` of the next `n` unused bodies.
+    fn take(&mut self, n: usize) -> anyhow::Result<impl Fn(usize) -> SubmitFuture + use<>> {
+        let offset = self.next;
+        anyhow::ensure!(
+            offset + n <= self.bodies.len(),
+            "only {} prepared submissions left, {n} wanted",
+            self.bodies.len() - offset
+        );
+        self.next += n;
+        let (http, url, bodies) = (self.http.clone(), self.url.clone(), self.bodies.clone());
+        Ok(move |i: usize| {
+            Box::pin(submit_one(
+                http.clone(),
+                url.clone(),
+                bodies[offset + i].clone(),
+            )) as SubmitFuture
+        })
+    }
+
+    /// The untimed warm-up (connections, caches).
+    pub async fn warm_up(&mut self) -> anyhow::Result<()> {
+        if self.args.warmup > 0 {
+            let op = self.take(self.args.warmup)?;
+            let (w, _) = load::closed(
+                "warm-up".into(),
+                self.args.concurrency,
+                self.args.warmup,
+                op,
+            )
+            .await?;
+            eprintln!("{w}");
+        }
+        Ok(())
+    }
+
+    /// A closed loop of `n` submissions at the configured concurrency.
+    pub async fn closed(&mut self, n: usize) -> anyhow::Result<Report> {
+        let op = self.take(n)?;
+        let before = cpu::Snapshot::take(self.args.server_pid);
+        let (mut closed, _) = load::closed(
+            format!(
+                "gateway submit, closed loop ({} in flight)",
+                self.args.concurrency
+            ),
+            self.args.concurrency,
+            n,
+            op,
+        )
+        .await?;
+        closed.cpu = usage(before, self.args.server_pid, closed.ok);
+        Ok(closed)
+    }
+
+    /// The open loop, when the options ask for one; printed as it ends.
+    pub async fn open(&mut self) -> anyhow::Result<Option<Report>> {
+        let Some(rate) = self.args.rate else {
+            return Ok(None);
+        };
+        // Let the closed loop's backlog (event followers, WAL) settle first.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let n = open_count(&self.args);
+        let op = self.take(n)?;
+        let before = cpu::Snapshot::take(self.args.server_pid);
+        let mut report = load::open(
+            format!(
+                "gateway submit, open loop ({rate}/s for {} s)",
+                self.args.duration
+            ),
+            rate,
+            n,
+            op,
+        )
+        .await?;
+        report.cpu = usage(before, self.args.server_pid, report.ok);
+        println!("{report}");
+        Ok(Some(report))
+    }
+}
+
+/// One submission in flight.
+type SubmitFuture = std::pin::Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
+
+/// Submissions of the open loop.
+fn open_count(args: &SubmitArgs) -> usize {
+    args.rate
+        .map(|r| (r * args.duration as f64).round() as usize)
+        .unwrap_or(0)
 }
 
 /// CPU time per operation since `before`.

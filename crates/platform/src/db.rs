@@ -9,9 +9,12 @@
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
-use sqlx::{Any, AnyPool, Executor, Transaction};
+use sqlx::{Any, AnyPool, Connection, Executor, Transaction};
 use std::str::FromStr;
 use std::time::Duration;
+
+/// A pooled PostgreSQL connection idle at least this long is pinged before use.
+const RECHECK_IDLE: Duration = Duration::from_secs(1);
 
 /// Which database a pool talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,7 +82,20 @@ impl Db {
         let opts = AnyConnectOptions::from_str(url)?;
         let pool_opts = AnyPoolOptions::new()
             .max_connections(cfg.max_connections)
-            .acquire_timeout(Duration::from_millis(cfg.acquire_timeout_ms));
+            .acquire_timeout(Duration::from_millis(cfg.acquire_timeout_ms))
+            // sqlx pings every connection it hands out by default: a round trip per
+            // query (on SQLite a hand-off to the connection's thread). Like HikariCP, only
+            // a connection that sat idle may have been dropped by the server or a proxy,
+            // so only those are checked; SQLite connections cannot go stale at all.
+            .test_before_acquire(false)
+            .before_acquire(move |conn, meta| {
+                Box::pin(async move {
+                    if backend == Backend::Postgres && meta.idle_for >= RECHECK_IDLE {
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            });
         let pool = match backend {
             Backend::Postgres => {
                 let boot = AnyPoolOptions::new()
