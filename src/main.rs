@@ -9,6 +9,9 @@ use lms_platform::auth::Role;
 use std::io::Read;
 use std::path::PathBuf;
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "lms", version, about = "LMS, the lead management system")]
 struct Cli {
