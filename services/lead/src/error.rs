@@ -45,6 +45,9 @@ pub enum LeadError {
     /// The caller's `version` is stale.
     #[error("lead version conflict")]
     VersionConflict,
+    /// Concurrent duplicates of one submission kept winning the race to write.
+    #[error("submission contended")]
+    Contended,
     /// Moving a lead out of a terminal status without being ADMIN.
     #[error("invalid status transition")]
     InvalidStatusTransition,
@@ -134,6 +137,11 @@ impl From<LeadError> for ApiError {
                 )],
             ),
             LeadError::NotFound => ApiError::not_found("LEAD_NOT_FOUND", "lead not found"),
+            LeadError::Contended => ApiError::new(
+                Code::Aborted,
+                "SUBMISSION_CONTENDED",
+                "the same lead is being submitted concurrently; retry",
+            ),
             LeadError::VersionConflict => ApiError::new(
                 Code::Aborted,
                 "LEAD_VERSION_CONFLICT",

@@ -12,13 +12,15 @@ use crate::domain::{
     lead_uid,
 };
 use crate::error::LeadError;
-use crate::store::submit::IdempotencyRecord;
+use crate::store::submit::{DuplicateWrite, IdempotencyRecord};
 use crate::store::{Conflict, NewEvent, NewSubmission};
 use chrono::{DateTime, Utc};
 use lms_platform::db::to_micros;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+/// How often a submission retries after a concurrent duplicate won the race.
+const DUPLICATE_ATTEMPTS: usize = 4;
 /// Longest idempotency key.
 const MAX_IDEMPOTENCY_KEY: usize = 255;
 /// Longest form token we bother to verify.
@@ -113,29 +115,84 @@ impl LeadService {
         let now = self.now();
         let nonce_expire = to_micros(token.expires_at);
         let dup_key = duplicate_key(&form, &product.duplicate_key_fields);
-        if product.duplicate_policy != DuplicatePolicy::Allow
-            && let Some(k) = &dup_key
-        {
-            let since = now - chrono::Duration::hours(product.duplicate_window_hours);
-            if let Some(existing) = self
-                .store
-                .find_duplicate(&req.product_code, k, to_micros(since))
-                .await?
-            {
-                return self
-                    .duplicate(
+        let window_start = match (&dup_key, product.duplicate_policy) {
+            (Some(_), DuplicatePolicy::Merge | DuplicatePolicy::Suppress) => Some(to_micros(
+                now - chrono::Duration::hours(product.duplicate_window_hours),
+            )),
+            _ => None,
+        };
+        let nonce = token.claims.nonce;
+        // A twin committing between our duplicate lookup and our write makes the write
+        // fail (the key's claim, or the merged lead's version); the lookup then sees it.
+        for _ in 0..DUPLICATE_ATTEMPTS {
+            let found = match (&dup_key, window_start) {
+                (Some(k), Some(since)) => {
+                    self.store
+                        .find_duplicate(&req.product_code, k, since)
+                        .await?
+                }
+                _ => None,
+            };
+            let written = match found {
+                Some(existing) => {
+                    self.duplicate(
                         &req,
                         &product,
                         existing,
-                        form,
-                        &token.claims.nonce,
+                        form.clone(),
+                        &nonce,
                         nonce_expire,
-                        idem,
+                        idem.clone(),
                         now,
                     )
-                    .await;
+                    .await?
+                }
+                None => {
+                    let new = Fresh {
+                        form: form.clone(),
+                        dup_key: dup_key.clone(),
+                        window_start,
+                        nonce: nonce.clone(),
+                        nonce_expire,
+                        idem: idem.clone(),
+                        now,
+                    };
+                    self.create(&req, &product, new).await?
+                }
+            };
+            match written {
+                Ok(done) => {
+                    self.hub.poke();
+                    return Ok(done);
+                }
+                Err(Conflict::Duplicate | Conflict::Stale) => continue,
+                Err(c) => {
+                    return self
+                        .after_conflict(&req.product_code, idem.as_ref(), c)
+                        .await;
+                }
             }
         }
+        Err(LeadError::Contended)
+    }
+
+    /// Writes a new lead; `Err(conflict)` when a constraint or the duplicate claim refused
+    /// it.
+    async fn create(
+        &self,
+        req: &SubmitRequest,
+        product: &ProductVersion,
+        new: Fresh,
+    ) -> Result<Result<Submitted, Conflict>, LeadError> {
+        let Fresh {
+            form,
+            dup_key,
+            window_start,
+            nonce,
+            nonce_expire,
+            idem,
+            now,
+        } = new;
         let scored = product.rules.evaluate(&form);
         let agents = self.agents.get(&self.peers).await;
         let n = self.uids.next(&self.store).await?;
@@ -173,7 +230,6 @@ impl LeadService {
         };
         let event = NewEvent::of(&submitted.lead, EventType::LeadCreated, &[], "", now)?;
         let idempotency = idem
-            .clone()
             .map(|(key, fingerprint)| {
                 Ok::<_, LeadError>(IdempotencyRecord {
                     key,
@@ -188,22 +244,16 @@ impl LeadService {
                 lead: submitted.lead.clone(),
                 dup_key,
                 event,
-                nonce: token.claims.nonce,
+                nonce,
                 nonce_expire_micros: nonce_expire,
                 idempotency,
+                dup_window_start: window_start,
             })
             .await?;
-        match outcome {
-            Ok(()) => {
-                self.hub.poke();
-                tracing::debug!(lead_id = %submitted.lead.id, score = submitted.lead.score, "lead created");
-                Ok(submitted)
-            }
-            Err(c) => {
-                self.after_conflict(&req.product_code, idem.as_ref(), c)
-                    .await
-            }
+        if outcome.is_ok() {
+            tracing::debug!(lead_id = %submitted.lead.id, score = submitted.lead.score, "lead created");
         }
+        Ok(outcome.map(|()| submitted))
     }
 
     /// Request limits, before anything costs a call.
@@ -283,8 +333,9 @@ impl LeadService {
         })
     }
 
-    /// A duplicate under MERGE or SUPPRESS. The answer shows the caller only their own
-    /// answers: another visitor's data is never returned to the public.
+    /// A duplicate under MERGE or SUPPRESS, decided against the existing lead as it is
+    /// once locked. The answer shows the caller only their own answers: another visitor's
+    /// data is never returned to the public.
     #[allow(clippy::too_many_arguments)]
     async fn duplicate(
         &self,
@@ -296,94 +347,92 @@ impl LeadService {
         nonce_expire: i64,
         idem: Option<(String, String)>,
         now: DateTime<Utc>,
-    ) -> Result<Submitted, LeadError> {
-        let own_form = form.clone();
-        let (lead, outcome, merged) = match product.duplicate_policy {
-            DuplicatePolicy::Merge => {
-                let mut data = existing.form_data.clone();
-                let mut diff = Vec::new();
-                for (k, v) in form {
-                    let old = data.get(&k).cloned().unwrap_or(Value::Null);
-                    if old != v {
-                        diff.push(FieldChange::new(
-                            &format!("formData.{k}"),
-                            text(&old),
-                            text(&v),
-                        ));
-                        data.insert(k, v);
-                    }
+    ) -> Result<Result<Submitted, Conflict>, LeadError> {
+        let decide = |current: Lead| {
+            let (lead, outcome, merged) = match product.duplicate_policy {
+                DuplicatePolicy::Merge => {
+                    let (lead, events) = merge(req, product, &current, form.clone(), now)?;
+                    (lead.clone(), SubmitOutcome::Merged, Some((lead, events)))
                 }
-                let scored = product.rules.evaluate(&data);
-                let mut lead = existing.clone();
-                if scored.score != existing.score {
-                    diff.push(FieldChange::new(
-                        "score",
-                        existing.score.to_string(),
-                        scored.score.to_string(),
-                    ));
-                }
-                if scored.priority != existing.priority {
-                    diff.push(FieldChange::new(
-                        "priority",
-                        existing.priority.as_str(),
-                        scored.priority.as_str(),
-                    ));
-                }
-                lead.form_data = data;
-                lead.score = scored.score;
-                lead.priority = scored.priority;
-                lead.score_breakdown = ScoreBreakdown::from(&scored);
-                lead.config_hash = req.config_hash.clone();
-                lead.scoring_version = product.version;
-                lead.version += 1;
-                lead.update_time = now;
-                let events = vec![NewEvent::of(&lead, EventType::LeadUpdated, &diff, "", now)?];
-                (lead, SubmitOutcome::Merged, Some(events))
-            }
-            _ => (existing.clone(), SubmitOutcome::DuplicateSuppressed, None),
-        };
-        let mut shown = lead.clone();
-        shown.form_data = own_form;
-        shown.lead_comment = String::new();
-        shown.document_metadata = None;
-        let submitted = Submitted {
-            lead: shown,
-            outcome,
-        };
-        let idempotency = idem
-            .clone()
-            .map(|(key, fingerprint)| {
-                Ok::<_, LeadError>((
-                    req.product_code.as_str(),
-                    IdempotencyRecord {
+                _ => (current, SubmitOutcome::DuplicateSuppressed, None),
+            };
+            let mut shown = lead;
+            shown.form_data = form;
+            shown.lead_comment = String::new();
+            shown.document_metadata = None;
+            let answer = Submitted {
+                lead: shown,
+                outcome,
+            };
+            let idempotency = idem
+                .map(|(key, fingerprint)| {
+                    Ok::<_, LeadError>(IdempotencyRecord {
                         key,
                         fingerprint,
-                        response: crate::store::json(&submitted)?,
-                    },
-                ))
-            })
-            .transpose()?;
-        let written = self
-            .store
-            .write_duplicate(
-                merged.map(|events| (existing.version, &lead, events)),
-                nonce,
-                nonce_expire,
+                        response: crate::store::json(&answer)?,
+                    })
+                })
+                .transpose()?;
+            Ok(DuplicateWrite {
+                merged,
                 idempotency,
-                to_micros(now),
-            )
-            .await?;
-        match written {
-            Ok(()) => {
-                self.hub.poke();
-                Ok(submitted)
-            }
-            Err(c) => {
-                self.after_conflict(&req.product_code, idem.as_ref(), c)
-                    .await
-            }
+                answer,
+            })
+        };
+        self.store
+            .write_duplicate(&existing.id, nonce, nonce_expire, to_micros(now), decide)
+            .await
+    }
+}
+
+/// `form` merged into `existing`: the answers overlaid, re-scored with `product`'s rules,
+/// the version raised, and the `LeadUpdated` event listing what changed.
+fn merge(
+    req: &SubmitRequest,
+    product: &ProductVersion,
+    existing: &Lead,
+    form: Map<String, Value>,
+    now: DateTime<Utc>,
+) -> Result<(Lead, Vec<NewEvent>), LeadError> {
+    let mut data = existing.form_data.clone();
+    let mut diff = Vec::new();
+    for (k, v) in form {
+        let old = data.get(&k).cloned().unwrap_or(Value::Null);
+        if old != v {
+            diff.push(FieldChange::new(
+                &format!("formData.{k}"),
+                text(&old),
+                text(&v),
+            ));
+            data.insert(k, v);
         }
     }
+    let scored = product.rules.evaluate(&data);
+    let mut lead = existing.clone();
+    if scored.score != existing.score {
+        diff.push(FieldChange::new(
+            "score",
+            existing.score.to_string(),
+            scored.score.to_string(),
+        ));
+    }
+    if scored.priority != existing.priority {
+        diff.push(FieldChange::new(
+            "priority",
+            existing.priority.as_str(),
+            scored.priority.as_str(),
+        ));
+    }
+    lead.form_data = data;
+    lead.score = scored.score;
+    lead.priority = scored.priority;
+    lead.score_breakdown = ScoreBreakdown::from(&scored);
+    lead.config_hash = req.config_hash.clone();
+    lead.scoring_version = product.version;
+    lead.version += 1;
+    lead.update_time = now;
+    let events = vec![NewEvent::of(&lead, EventType::LeadUpdated, &diff, "", now)?];
+    Ok((lead, events))
 }
 
 fn text(v: &Value) -> String {
@@ -392,4 +441,15 @@ fn text(v: &Value) -> String {
         Value::String(s) => s.clone(),
         other => other.to_string(),
     }
+}
+
+/// What a new lead is made of, besides the request and the product.
+struct Fresh {
+    form: Map<String, Value>,
+    dup_key: Option<String>,
+    window_start: Option<i64>,
+    nonce: String,
+    nonce_expire: i64,
+    idem: Option<(String, String)>,
+    now: DateTime<Utc>,
 }

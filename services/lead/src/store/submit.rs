@@ -1,7 +1,9 @@
 //! The submission path's SQL: counters, idempotency records, duplicate lookup and the one
 //! transaction that stores a lead with its event, nonce and idempotency record. On
 //! PostgreSQL that transaction is a single statement (data-modifying CTEs), so a
-//! submission costs one round trip (counters are reserved in blocks, see `reserve`).
+//! submission costs one round trip (counters are reserved in blocks, see `reserve`);
+//! products with a MERGE or SUPPRESS duplicate policy first claim the duplicate key in
+//! `dup_guards`, in the same transaction, so concurrent twins cannot both create a lead.
 
 use super::events::{EVENT_COLS, NewEvent};
 use super::sql::AnyQuery;
@@ -38,6 +40,20 @@ pub struct NewSubmission {
     pub nonce_expire_micros: i64,
     /// The idempotency record, when the request had a key.
     pub idempotency: Option<IdempotencyRecord>,
+    /// Under MERGE or SUPPRESS: the start of the duplicate window (micros). The lead is
+    /// written only if no lead with its duplicate key was created since then.
+    pub dup_window_start: Option<i64>,
+}
+
+/// What a duplicate submission writes, decided from the existing lead's current state.
+#[derive(Debug)]
+pub struct DuplicateWrite<T> {
+    /// Under MERGE: the merged lead (version already raised) and its events.
+    pub merged: Option<(Lead, Vec<NewEvent>)>,
+    /// The idempotency record, when the request had a key.
+    pub idempotency: Option<IdempotencyRecord>,
+    /// The caller's answer, returned once everything is committed.
+    pub answer: T,
 }
 
 /// Counters reserved in blocks.
@@ -58,7 +74,15 @@ pub enum Conflict {
     IdempotencyKey,
     /// The lead changed under a merge.
     Stale,
+    /// A lead with the same duplicate key was created within the window meanwhile.
+    Duplicate,
 }
+
+/// Claims a duplicate key for a new lead unless a lead inside the window ($5) holds it.
+const GUARD_CLAIM: &str = "INSERT INTO dup_guards (product_code, dup_key, lead_id, create_time) \
+    VALUES ($1, $2, $3, $4) ON CONFLICT (product_code, dup_key) DO UPDATE \
+    SET lead_id = excluded.lead_id, create_time = excluded.create_time \
+    WHERE dup_guards.create_time < $5";
 
 const NONCE_INSERT: &str = "INSERT INTO form_nonces (nonce, expire_time) VALUES ($1, $2)";
 const IDEM_INSERT: &str = "INSERT INTO idempotency_keys \
@@ -207,14 +231,21 @@ impl Store {
     }
 
     /// Stores a new lead, its event, the consumed nonce and the idempotency record, all
-    /// or nothing. `Ok(Err(conflict))` when a unique constraint refused it.
+    /// or nothing. `Ok(Err(conflict))` when a unique constraint refused it, or when the
+    /// lead's duplicate key is held by a lead inside `dup_window_start` (then the caller
+    /// treats the submission as the duplicate it is). Without a window, PostgreSQL writes
+    /// it all in one statement; with one, the claim comes first in a transaction.
     pub async fn insert_submission(
         &self,
         s: NewSubmission,
     ) -> Result<Result<(), Conflict>, LeadError> {
         let values = LeadValues::of(&s.lead)?;
         let now = to_micros(s.lead.create_time);
-        if self.pg() {
+        let guard = match (&s.dup_key, s.dup_window_start) {
+            (Some(k), Some(since)) => Some((k.clone(), since)),
+            _ => None,
+        };
+        if self.pg() && guard.is_none() {
             let sql: &str = if s.idempotency.is_some() {
                 &PG_SUBMIT_IDEM
             } else {
@@ -234,6 +265,20 @@ impl Store {
         let mut w = self.begin().await?;
         let tx = &mut w.tx;
         let written = async {
+            if let Some((key, since)) = guard {
+                let claimed = sqlx::query(GUARD_CLAIM)
+                    .bind(s.lead.product_code.clone())
+                    .bind(key)
+                    .bind(s.lead.id.clone())
+                    .bind(now)
+                    .bind(since)
+                    .execute(&mut **tx)
+                    .await?
+                    .rows_affected();
+                if claimed == 0 {
+                    return Ok(Err(Conflict::Duplicate));
+                }
+            }
             sqlx::query(NONCE_INSERT)
                 .bind(s.nonce.clone())
                 .bind(s.nonce_expire_micros)
@@ -254,13 +299,17 @@ impl Store {
                     .execute(&mut **tx)
                     .await?;
             }
-            Ok::<(), sqlx::Error>(())
+            Ok::<Result<(), Conflict>, sqlx::Error>(Ok(()))
         }
         .await;
         match written {
-            Ok(()) => {
+            Ok(Ok(())) => {
                 w.commit().await?;
                 Ok(Ok(()))
+            }
+            Ok(Err(c)) => {
+                w.rollback().await?;
+                Ok(Err(c))
             }
             Err(e) => {
                 w.rollback().await?;
@@ -269,18 +318,45 @@ impl Store {
         }
     }
 
-    /// Stores a merge into an existing lead (whose stored version must still be
-    /// `old_version`), its events, the nonce and the idempotency record; or, with no
-    /// lead, only the nonce and the idempotency record (a suppressed duplicate).
-    pub async fn write_duplicate(
+    /// Stores a duplicate submission against the existing lead `lead_id`: locks the lead,
+    /// lets `decide` look at its current state and say what to write (a merged lead and its
+    /// events, or nothing for a suppressed duplicate; the idempotency record; the answer),
+    /// then writes that with the consumed nonce, all or nothing. Concurrent duplicates of
+    /// one lead thus merge one after the other instead of failing on a stale version.
+    /// `Ok(Err(Conflict::Stale))` when the lead is gone.
+    pub async fn write_duplicate<T>(
         &self,
-        merged: Option<(i64, &Lead, Vec<NewEvent>)>,
+        lead_id: &str,
         nonce: &str,
         nonce_expire_micros: i64,
-        idempotency: Option<(&str, IdempotencyRecord)>,
         now_micros: i64,
-    ) -> Result<Result<(), Conflict>, LeadError> {
+        decide: impl FnOnce(Lead) -> Result<DuplicateWrite<T>, LeadError>,
+    ) -> Result<Result<T, Conflict>, LeadError> {
         let mut w = self.begin().await?;
+        let lock = if self.pg() { " FOR UPDATE" } else { "" };
+        let row = sqlx::query(&format!(
+            "SELECT {LEAD_COLS} FROM leads WHERE id = $1{lock}"
+        ))
+        .bind(lead_id.to_string())
+        .fetch_optional(&mut *w.tx)
+        .await?;
+        let Some(current) = row.as_ref().map(lead_from_row).transpose()? else {
+            w.rollback().await?;
+            return Ok(Err(Conflict::Stale));
+        };
+        let old_version = current.version;
+        let product = current.product_code.clone();
+        let DuplicateWrite {
+            merged,
+            idempotency,
+            answer,
+        } = match decide(current) {
+            Ok(d) => d,
+            Err(e) => {
+                w.rollback().await?;
+                return Err(e);
+            }
+        };
         let tx = &mut w.tx;
         let written = async {
             sqlx::query(NONCE_INSERT)
@@ -288,14 +364,14 @@ impl Store {
                 .bind(nonce_expire_micros)
                 .execute(&mut **tx)
                 .await?;
-            if let Some((old_version, lead, events)) = merged {
-                if !update_lead(tx, lead, old_version).await? {
+            if let Some((lead, events)) = merged {
+                if !update_lead(tx, &lead, old_version).await? {
                     return Ok(Err(Conflict::Stale));
                 }
                 super::events::insert_events(tx, events).await?;
             }
-            if let Some((product, i)) = idempotency {
-                bind_idem(sqlx::query(IDEM_INSERT), product, i, now_micros)
+            if let Some(i) = idempotency {
+                bind_idem(sqlx::query(IDEM_INSERT), &product, i, now_micros)
                     .execute(&mut **tx)
                     .await?;
             }
@@ -305,7 +381,7 @@ impl Store {
         match written {
             Ok(Ok(())) => {
                 w.commit().await?;
-                Ok(Ok(()))
+                Ok(Ok(answer))
             }
             Ok(Err(c)) => {
                 w.rollback().await?;

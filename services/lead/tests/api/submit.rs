@@ -419,3 +419,83 @@ async fn duplicate_policies_suppress_or_merge() {
         assert_eq!(app.total().await, 2, "{backend:?}");
     }
 }
+
+#[tokio::test]
+async fn concurrent_twins_make_one_lead_under_merge_and_suppress() {
+    for backend in lms_testkit::backends() {
+        let app = App::spawn(backend).await;
+        for (code, policy, outcome) in [
+            (
+                "TWIN_SUP",
+                "SUPPRESS",
+                pb::SubmissionOutcome::DuplicateSuppressed,
+            ),
+            ("TWIN_MRG", "MERGE", pb::SubmissionOutcome::Merged),
+        ] {
+            let mut content = loan(30);
+            content["settings"] =
+                json!({"duplicatePolicy": policy, "duplicateKeyFields": ["email"]});
+            app.create_product(code, &content).await;
+            const TWINS: usize = 12;
+            let mut pkgs = Vec::new();
+            for _ in 0..TWINS {
+                pkgs.push(app.render(code).await);
+            }
+            // Every twin has its token in hand; they all go at once.
+            let mut set = tokio::task::JoinSet::new();
+            for (i, pkg) in pkgs.into_iter().enumerate() {
+                let mut client = app.public();
+                let mut form = person("twin@example.com");
+                form["leadSource"] = json!(if i % 2 == 0 {
+                    "Google"
+                } else {
+                    "Direct Traffic"
+                });
+                set.spawn(async move {
+                    client
+                        .submit_lead(request(&pkg, &form, None))
+                        .await
+                        .map(tonic::Response::into_inner)
+                });
+            }
+            let mut created = Vec::new();
+            let mut others = 0;
+            while let Some(done) = set.join_next().await {
+                let r = done
+                    .unwrap()
+                    .unwrap_or_else(|e| panic!("{backend:?} {policy}: {e:?}"));
+                if r.outcome == pb::SubmissionOutcome::Created as i32 {
+                    created.push(r.lead.unwrap().id);
+                } else {
+                    assert_eq!(r.outcome, outcome as i32, "{backend:?} {policy}");
+                    others += 1;
+                }
+            }
+            assert_eq!(
+                created.len(),
+                1,
+                "{backend:?} {policy}: one lead, not {created:?}"
+            );
+            assert_eq!(others, TWINS - 1);
+            let leads: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM leads WHERE product_code = $1")
+                    .bind(code)
+                    .fetch_one(&app.lead_db.pool)
+                    .await
+                    .unwrap();
+            assert_eq!(leads, 1, "{backend:?} {policy}");
+            if policy == "MERGE" {
+                // Every merge landed on the one lead, one version each.
+                let version: i64 =
+                    sqlx::query_scalar("SELECT version FROM leads WHERE product_code = $1")
+                        .bind(code)
+                        .fetch_one(&app.lead_db.pool)
+                        .await
+                        .unwrap();
+                assert_eq!(version, TWINS as i64, "{backend:?}");
+            }
+        }
+        // Every twin's token was consumed exactly once.
+        assert_eq!(app.count("form_nonces").await, 24, "{backend:?}");
+    }
+}
