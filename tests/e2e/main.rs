@@ -9,3 +9,4 @@ mod distributed;
 mod grpcurl;
 mod real_input;
 mod support;
+mod traces;

@@ -36,6 +36,11 @@ pub struct System {
 impl System {
     /// Starts the whole system on `backend` with every port chosen by the OS.
     pub async fn start(backend: Backend) -> Self {
+        Self::start_with_env(backend, &[]).await
+    }
+
+    /// Starts the whole system with extra environment variables.
+    pub async fn start_with_env(backend: Backend, extra: &[(&str, &str)]) -> Self {
         let db = TestDb::new(backend).await.expect("test database");
         let data = tempfile::tempdir().expect("temp dir");
         let mut env: Vec<(String, String)> = vec![
@@ -49,6 +54,7 @@ impl System {
         if backend == Backend::Postgres {
             env.push(("LMS_DATABASE__URL".into(), db.url.clone()));
         }
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let mut cmd = Command::new(bin());
         cmd.arg("serve")
             .stdout(Stdio::piped())

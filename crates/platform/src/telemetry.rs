@@ -70,10 +70,12 @@ pub fn init(service_name: &str, json: bool, otlp_endpoint: Option<&str>) -> Tele
         let tracer = p.tracer("lms");
         opentelemetry::global::set_tracer_provider(p.clone());
         provider = Some(p);
+        // Exported spans do not follow RUST_LOG: quieting the logs must not cut the
+        // traces. Request spans are at INFO.
         Some(
             tracing_opentelemetry::layer()
                 .with_tracer(tracer)
-                .with_filter(filter()),
+                .with_filter(EnvFilter::new("info")),
         )
     });
     let _ = tracing_subscriber::registry()
