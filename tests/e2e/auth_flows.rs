@@ -1,5 +1,7 @@
 //! The account flows of issue 2 section 3 over REST: TOTP enrolment and two-step login,
-//! refresh rotation and reuse detection, password change revoking other sessions.
+//! refresh rotation and reuse detection, password change revoking other sessions, and
+//! (security.md case 4) a revoked session's access token refused by every service at
+//! once, not only when it expires.
 
 use crate::support::System;
 use lms_testkit::Backend;
@@ -31,6 +33,24 @@ async fn refresh(sys: &System, token: &str) -> (u16, Value) {
         &json!({}),
     )
     .await
+}
+
+/// How long until `token` is refused (401) on `path`; panics after 3 s.
+async fn refused_within(sys: &System, path: &str, token: &str) -> std::time::Duration {
+    let started = std::time::Instant::now();
+    loop {
+        let (st, body) = sys.get(path, Some(token)).await;
+        if st == 401 {
+            assert_eq!(body["reason"], "INVALID_TOKEN", "{body}");
+            return started.elapsed();
+        }
+        assert_eq!(st, 200, "{path}: {body}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(3),
+            "{path} still accepts a revoked session's token after 3 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
 
 async fn run(backend: Backend) {
@@ -87,6 +107,22 @@ async fn run(backend: Backend) {
     assert_eq!(st, 200, "change password: {body}");
     let (st, _) = refresh(&sys, b["refreshToken"].as_str().expect("b")).await;
     assert_eq!(st, 401, "the other session is revoked");
+    // B's access token, still within its 15 minutes, is refused by every service.
+    let b_access = b["accessToken"].as_str().expect("b access");
+    let a_access = a["accessToken"].as_str().expect("a access");
+    for path in [
+        "/lead/api/leads",
+        "/uam/api/users/me",
+        "/config/api/products",
+    ] {
+        let waited = refused_within(&sys, path, b_access).await;
+        assert!(
+            waited < std::time::Duration::from_secs(1),
+            "{path}: refused only after {waited:?}"
+        );
+    }
+    let (st, _) = sys.get("/lead/api/leads", Some(a_access)).await;
+    assert_eq!(st, 200, "the caller's access token still works");
     let (st, _) = refresh(&sys, a["refreshToken"].as_str().expect("a")).await;
     assert_eq!(st, 200, "the caller's session survives");
     let (st, _) = sys
@@ -175,6 +211,45 @@ async fn run(backend: Backend) {
         )
         .await;
     assert_eq!(st, 401, "a reused TOTP code is refused: {body}");
+
+    // An administrator disabling a user, or changing their roles, ends their sessions.
+    let admin = sys.admin_token().await;
+    let p2 = "a long enough second agent passphrase";
+    sys.create_user("agent2", "agent2@example.com", p2, "AGENT");
+    let s1 = sys.login("agent2", p2).await;
+    let t1 = s1["accessToken"].as_str().expect("access").to_string();
+    let (st, me) = sys.get("/uam/api/users/me", Some(&t1)).await;
+    assert_eq!(st, 200);
+    let id = me["id"].as_str().expect("id").to_string();
+    let (st, body) = sys
+        .put(
+            &format!("/uam/api/users/{id}"),
+            Some(&admin),
+            &json!({"roles": ["MANAGER"]}),
+        )
+        .await;
+    assert_eq!(st, 200, "{body}");
+    refused_within(&sys, "/lead/api/leads", &t1).await;
+    let s2 = sys.login("agent2", p2).await;
+    let t2 = s2["accessToken"].as_str().expect("access").to_string();
+    let (st, me) = sys.get("/uam/api/users/me", Some(&t2)).await;
+    assert_eq!(
+        (st, me["roles"].clone()),
+        (200, json!(["MANAGER"])),
+        "the new roles"
+    );
+    let (st, body) = sys
+        .put(
+            &format!("/uam/api/users/{id}"),
+            Some(&admin),
+            &json!({"enabled": false}),
+        )
+        .await;
+    assert_eq!(st, 200, "{body}");
+    refused_within(&sys, "/lead/api/leads", &t2).await;
+    refused_within(&sys, "/uam/api/users/me", &t2).await;
+    let (st, _) = refresh(&sys, s2["refreshToken"].as_str().expect("rt")).await;
+    assert_eq!(st, 401, "a disabled user cannot refresh");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -14,7 +14,7 @@ pub mod verifier;
 
 pub use layer::{AuthLayer, AuthState};
 pub use permissions::{Policy, policy_for};
-pub use verifier::{JwtVerifier, KeySource, UamKeySource};
+pub use verifier::{JwtVerifier, KeySource, LEEWAY_SECS, UamKeySource};
 
 use crate::error::ApiError;
 use serde::{Deserialize, Serialize};

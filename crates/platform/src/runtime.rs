@@ -88,6 +88,7 @@ impl Runtime {
         limits: ServerLimits,
     ) -> Self {
         let verifier = JwtVerifier::new(UamKeySource::new(peers.uam.clone()));
+        verifier.watch_revocations(mesh(peers.uam.clone(), &mesh_key));
         Self {
             clock,
             auth: AuthState::new(verifier, mesh_key.clone()),

@@ -44,6 +44,18 @@ fn timestamp(t: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
     }
 }
 
+/// A revoked session as its message.
+pub fn revoked_to_proto(s: crate::store::SessionRow) -> pb::RevokedSession {
+    pb::RevokedSession {
+        session_id: s.id,
+        user_id: s.user_id,
+        revoke_time: s
+            .revoked_at
+            .and_then(chrono::DateTime::from_timestamp_micros)
+            .map(timestamp),
+    }
+}
+
 /// A user as its message.
 pub fn user_to_proto(u: User) -> pb::User {
     pb::User {

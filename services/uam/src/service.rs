@@ -6,6 +6,7 @@ mod accounts;
 pub mod hasher;
 pub mod keys;
 mod limiter;
+mod revocations;
 mod sessions;
 mod totp;
 mod users;
@@ -62,6 +63,8 @@ pub struct UamService {
     access_ttl: i64,
     refresh_ttl: i64,
     mfa_ttl: i64,
+    /// Counts revocations; WatchRevokedSessions streams wake on each change.
+    revocations: tokio::sync::watch::Sender<u64>,
 }
 
 impl UamService {
@@ -86,6 +89,7 @@ impl UamService {
             access_ttl: secs(cfg.access_token_ttl_secs),
             refresh_ttl: secs(cfg.refresh_token_ttl_secs),
             mfa_ttl: secs(cfg.mfa_token_ttl_secs).min(300),
+            revocations: tokio::sync::watch::Sender::new(0),
         }
     }
 

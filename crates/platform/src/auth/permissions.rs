@@ -28,6 +28,10 @@ pub const TABLE: &[(&str, Policy)] = &[
     ("/lms.uam.v1.AuthService/TotpLogin", Policy::Public),
     ("/lms.uam.v1.AuthService/RefreshToken", Policy::Public),
     ("/lms.uam.v1.AuthService/GetSigningKeys", Policy::Public),
+    (
+        "/lms.uam.v1.AuthService/WatchRevokedSessions",
+        Policy::Service,
+    ),
     ("/lms.uam.v1.AuthService/Logout", Policy::Authenticated),
     (
         "/lms.uam.v1.AuthService/ChangePassword",

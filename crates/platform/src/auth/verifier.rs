@@ -1,4 +1,5 @@
-//! Verifies access tokens with UAM's public keys, fetched over gRPC and cached.
+//! Verifies access tokens with UAM's public keys, fetched over gRPC and cached, and
+//! refuses those of sessions UAM reports revoked (`AuthService.WatchRevokedSessions`).
 
 use super::{AUDIENCE, Claims, ISSUER, TYP_ACCESS};
 use crate::error::ApiError;
@@ -12,6 +13,10 @@ use tokio::sync::RwLock;
 pub const LEEWAY_SECS: u64 = 30;
 /// Unknown `kid`s trigger at most one key refresh per this interval.
 const REFRESH_INTERVAL: Duration = Duration::from_secs(10);
+/// A revoked session is remembered this long: longer than any access token lives.
+const FORGET_REVOKED_AFTER: Duration = Duration::from_secs(3_600);
+/// Longest wait between attempts to (re)subscribe to revocations.
+const MAX_WATCH_BACKOFF: Duration = Duration::from_secs(10);
 
 /// Where verification keys come from: `(kid, base64url Ed25519 public key)`.
 #[tonic::async_trait]
@@ -64,6 +69,8 @@ struct Cache {
 pub struct JwtVerifier {
     source: Box<dyn KeySource>,
     cache: RwLock<Cache>,
+    /// Revoked session ids and when to forget them.
+    revoked: std::sync::RwLock<HashMap<String, Instant>>,
 }
 
 impl JwtVerifier {
@@ -75,7 +82,86 @@ impl JwtVerifier {
                 keys: HashMap::new(),
                 fetched: None,
             }),
+            revoked: std::sync::RwLock::new(HashMap::new()),
         })
+    }
+
+    /// Refuses from now on the access tokens of these sessions (their `sid`).
+    pub fn revoke_sessions(&self, ids: impl IntoIterator<Item = String>) {
+        let now = Instant::now();
+        let mut revoked = self
+            .revoked
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        revoked.retain(|_, forget| *forget > now);
+        for id in ids {
+            revoked.insert(id, now + FORGET_REVOKED_AFTER);
+        }
+    }
+
+    fn session_revoked(&self, sid: &str) -> bool {
+        !sid.is_empty()
+            && self
+                .revoked
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .contains_key(sid)
+    }
+
+    /// Subscribes to UAM's revoked sessions over `channel` for as long as the verifier
+    /// lives, resubscribing with back-off when the stream ends or UAM is unreachable
+    /// (meanwhile tokens are still checked for signature and expiry). Needs a Tokio
+    /// runtime; without one it does nothing.
+    pub fn watch_revocations(self: &Arc<Self>, channel: crate::grpc_client::MeshChannel) {
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let verifier = Arc::downgrade(self);
+        handle.spawn(async move {
+            use lms_proto::uam::v1::{
+                WatchRevokedSessionsRequest, auth_service_client::AuthServiceClient,
+            };
+            let mut backoff = Duration::from_millis(200);
+            loop {
+                if verifier.strong_count() == 0 {
+                    return;
+                }
+                let mut client = AuthServiceClient::new(channel.clone());
+                match client
+                    .watch_revoked_sessions(WatchRevokedSessionsRequest {})
+                    .await
+                {
+                    Ok(res) => {
+                        let mut stream = res.into_inner();
+                        loop {
+                            match stream.message().await {
+                                Ok(Some(batch)) => {
+                                    let Some(v) = verifier.upgrade() else { return };
+                                    let n = batch.sessions.len();
+                                    v.revoke_sessions(
+                                        batch.sessions.into_iter().map(|s| s.session_id),
+                                    );
+                                    if n > 0 {
+                                        tracing::info!(count = n, "revoked sessions received");
+                                    }
+                                    backoff = Duration::from_millis(200);
+                                }
+                                Ok(None) => break,
+                                Err(e) => {
+                                    tracing::warn!(error = %e, "revoked-session feed lost");
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        tracing::debug!(error = %e, "revoked-session feed unavailable; retrying");
+                    }
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_WATCH_BACKOFF);
+            }
+        });
     }
 
     /// Verifies an access token and returns its claims; every failure is the same
@@ -83,6 +169,10 @@ impl JwtVerifier {
     pub async fn verify_access(&self, token: &str) -> Result<Claims, ApiError> {
         let claims = self.verify(token).await?;
         if claims.typ != TYP_ACCESS {
+            return Err(invalid());
+        }
+        if self.session_revoked(&claims.sid) {
+            tracing::info!(session_id = %claims.sid, "token of a revoked session refused");
             return Err(invalid());
         }
         Ok(claims)

@@ -1,6 +1,8 @@
 //! `lms.uam.v1.AuthService`.
 
-use crate::convert::{key_to_proto, register_from_proto, tokens_to_proto, user_to_proto};
+use crate::convert::{
+    key_to_proto, register_from_proto, revoked_to_proto, tokens_to_proto, user_to_proto,
+};
 use crate::service::{LoginOutcome, UamService};
 use lms_platform::auth::principal;
 use lms_proto::uam::v1 as pb;
@@ -176,6 +178,29 @@ impl AuthService for UamAuthGrpc {
         Ok(Response::new(pb::DisableTotpResponse {
             user: Some(user_to_proto(user)),
         }))
+    }
+
+    type WatchRevokedSessionsStream = std::pin::Pin<
+        Box<
+            dyn tokio_stream::Stream<Item = Result<pb::WatchRevokedSessionsResponse, Status>>
+                + Send,
+        >,
+    >;
+
+    async fn watch_revoked_sessions(
+        &self,
+        _req: Request<pb::WatchRevokedSessionsRequest>,
+    ) -> Result<Response<Self::WatchRevokedSessionsStream>, Status> {
+        use tokio_stream::StreamExt;
+        let rx = self.svc.revocation_feed();
+        let stream = tokio_stream::wrappers::ReceiverStream::new(rx).map(|batch| {
+            batch
+                .map(|rows| pb::WatchRevokedSessionsResponse {
+                    sessions: rows.into_iter().map(revoked_to_proto).collect(),
+                })
+                .map_err(Status::from)
+        });
+        Ok(Response::new(Box::pin(stream)))
     }
 
     async fn get_signing_keys(

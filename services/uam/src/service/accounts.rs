@@ -210,6 +210,7 @@ impl UamService {
             )
             .await?;
         tx.commit().await?;
+        self.sessions_revoked(revoked);
         tracing::info!(revoked, "password changed");
         Ok(i32::try_from(revoked).unwrap_or(i32::MAX))
     }

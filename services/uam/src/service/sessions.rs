@@ -119,10 +119,12 @@ impl UamService {
         if seen.used_at.is_some() {
             // Retired before this request arrived: a replay. Revoke the whole family.
             let mut tx = self.store.begin().await?;
-            self.store
+            let n = self
+                .store
                 .revoke_session(&mut tx, &session.id, "refresh_token_reused", now)
                 .await?;
             tx.commit().await?;
+            self.sessions_revoked(n);
             tracing::warn!(session_id = %session.id, user_id = %session.user_id,
                 "retired refresh token presented; session revoked");
             return Err(UamError::RefreshTokenReused);
@@ -141,10 +143,12 @@ impl UamService {
         let user = match self.store.lock_user(&mut tx, &session.user_id).await? {
             Some(rec) if rec.user.enabled => rec.user,
             _ => {
-                self.store
+                let n = self
+                    .store
                     .revoke_session(&mut tx, &session.id, "account_disabled", now)
                     .await?;
                 tx.commit().await?;
+                self.sessions_revoked(n);
                 return Err(UamError::InvalidRefreshToken);
             }
         };
@@ -226,6 +230,7 @@ impl UamService {
             }
         };
         tx.commit().await?;
+        self.sessions_revoked(revoked);
         tracing::info!(revoked, "logged out");
         Ok(i32::try_from(revoked).unwrap_or(i32::MAX))
     }

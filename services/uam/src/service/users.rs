@@ -97,7 +97,9 @@ impl UamService {
         })
     }
 
-    /// Changes roles and/or the enabled flag. Disabling revokes every session.
+    /// Changes roles and/or the enabled flag. Disabling the user or changing their roles
+    /// revokes every session: the roles are in the access tokens, which the services
+    /// then refuse at once, and the next sign-in carries the new roles.
     #[tracing::instrument(skip_all, fields(%id))]
     pub async fn update_user(
         &self,
@@ -117,20 +119,36 @@ impl UamService {
         }
         let now = self.now_us();
         let mut tx = self.store.begin().await?;
-        if self.store.lock_user(&mut tx, id).await?.is_none() {
+        let Some(current) = self.store.lock_user(&mut tx, id).await? else {
             return Err(UamError::UserNotFound);
-        }
+        };
         self.store
             .update_admin_fields(&mut tx, id, roles.as_deref(), enabled, now)
             .await?;
-        if enabled == Some(false) {
-            let n = self
+        let roles_changed = roles.as_ref().is_some_and(|r| {
+            let mut old = current.user.roles.clone();
+            let mut new = r.clone();
+            old.sort_by_key(|x| x.as_str());
+            new.sort_by_key(|x| x.as_str());
+            old != new
+        });
+        let reason = if enabled == Some(false) {
+            Some("account_disabled")
+        } else if roles_changed {
+            Some("roles_changed")
+        } else {
+            None
+        };
+        let mut revoked = 0;
+        if let Some(reason) = reason {
+            revoked = self
                 .store
-                .revoke_user_sessions(&mut tx, id, None, "account_disabled", now)
+                .revoke_user_sessions(&mut tx, id, None, reason, now)
                 .await?;
-            tracing::info!(revoked = n, "account disabled");
+            tracing::info!(revoked, reason, "sessions revoked");
         }
         tx.commit().await?;
+        self.sessions_revoked(revoked);
         self.get_user(id).await
     }
 }

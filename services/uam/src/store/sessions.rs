@@ -164,6 +164,28 @@ impl Store {
         Ok(done.rows_affected())
     }
 
+    /// Families revoked at or after `since` (µs), oldest first.
+    pub async fn revoked_since(&self, since: i64) -> Result<Vec<SessionRow>, sqlx::Error> {
+        let mut c = self.conn().await?;
+        let rows = sqlx::query(
+            "SELECT id, user_id, expires_at, revoked_at FROM sessions \
+             WHERE revoked_at IS NOT NULL AND revoked_at >= $1 ORDER BY revoked_at, id",
+        )
+        .bind(since)
+        .fetch_all(&mut *c)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(SessionRow {
+                    id: r.try_get("id")?,
+                    user_id: r.try_get("user_id")?,
+                    expires_at: r.try_get("expires_at")?,
+                    revoked_at: r.try_get("revoked_at")?,
+                })
+            })
+            .collect()
+    }
+
     /// True when the family exists, belongs to `user_id` and is not revoked.
     pub async fn session_live(&self, id: &str, user_id: &str) -> Result<bool, sqlx::Error> {
         let mut c = self.conn().await?;

@@ -286,11 +286,13 @@ async fn logout_revokes_one_or_all_families_of_the_caller() {
             Code::Unauthenticated,
             "INVALID_REFRESH_TOKEN",
         );
-        // The logged-out session's access token no longer changes the account.
+        // The logged-out session's access token no longer changes the account (uam
+        // checks the session itself: UNAUTHENTICATED, or INVALID_TOKEN once the
+        // revocation feed reached the token verifier).
         let r = auth
             .setup_totp(bearer(pb::SetupTotpRequest {}, &a.access_token))
             .await;
-        assert_err(r, Code::Unauthenticated, "UNAUTHENTICATED");
+        assert_eq!(r.unwrap_err().code(), Code::Unauthenticated);
         let b2 = app.refresh(&b.refresh_token).await.unwrap();
         let r = auth.logout(logout("", &b2.access_token)).await.unwrap();
         assert_eq!(r.into_inner().revoked_sessions, 2);
@@ -356,7 +358,7 @@ async fn change_password_revokes_other_sessions_but_not_the_callers() {
             "INVALID_REFRESH_TOKEN",
         );
         app.refresh(&a.refresh_token).await.unwrap();
-        // B's access token outlives its session only for reads; account changes stop.
+        // B's access token no longer changes the account (see the logout test).
         let r = auth
             .change_password(bearer(
                 pb::ChangePasswordRequest {
@@ -367,7 +369,7 @@ async fn change_password_revokes_other_sessions_but_not_the_callers() {
                 &b.access_token,
             ))
             .await;
-        assert_err(r, Code::Unauthenticated, "UNAUTHENTICATED");
+        assert_eq!(r.unwrap_err().code(), Code::Unauthenticated);
         assert_err(
             app.try_login("jane", PASSWORD).await,
             Code::Unauthenticated,
@@ -426,5 +428,101 @@ async fn wrong_current_passwords_count_toward_the_login_lock() {
         );
         app.clock.advance(chrono::Duration::seconds(2));
         app.login("jane", PASSWORD).await;
+    }
+}
+
+/// Session ids of `user`'s families, revoked or not.
+async fn session_ids(app: &App, revoked: bool) -> Vec<String> {
+    let sql = if revoked {
+        "SELECT id FROM sessions WHERE revoked_at IS NOT NULL ORDER BY id"
+    } else {
+        "SELECT id FROM sessions WHERE revoked_at IS NULL ORDER BY id"
+    };
+    sqlx::query(sql)
+        .fetch_all(&app.db.pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.try_get::<String, _>(0).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn revoked_sessions_are_streamed_to_mesh_services_only() {
+    for backend in backends() {
+        let app = App::spawn(backend).await;
+        app.user("jane", &[Role::Admin]).await;
+        let a = app.login("jane", PASSWORD).await;
+        let b = app.login("jane", PASSWORD).await;
+        let mut auth = app.auth.clone();
+
+        // Not for the public, not for users: mesh services only.
+        let r = auth
+            .watch_revoked_sessions(pb::WatchRevokedSessionsRequest {})
+            .await;
+        assert_eq!(r.unwrap_err().code(), Code::Unauthenticated, "{backend:?}");
+        let r = auth
+            .watch_revoked_sessions(bearer(pb::WatchRevokedSessionsRequest {}, &a.access_token))
+            .await;
+        assert_eq!(r.unwrap_err().code(), Code::PermissionDenied, "{backend:?}");
+
+        // A session revoked before subscribing is in the first message.
+        auth.logout(bearer(
+            pb::LogoutRequest {
+                refresh_token: a.refresh_token.clone(),
+            },
+            &a.access_token,
+        ))
+        .await
+        .unwrap();
+        let gone = session_ids(&app, true).await;
+        assert_eq!(gone.len(), 1);
+        let mut req = tonic::Request::new(pb::WatchRevokedSessionsRequest {});
+        req.metadata_mut().insert(
+            "x-lms-service-key",
+            lms_testkit::TEST_MESH_KEY.parse().unwrap(),
+        );
+        let mut stream = auth.watch_revoked_sessions(req).await.unwrap().into_inner();
+        let first = stream.message().await.unwrap().unwrap();
+        let ids: Vec<&str> = first
+            .sessions
+            .iter()
+            .map(|s| s.session_id.as_str())
+            .collect();
+        assert_eq!(ids, [gone[0].as_str()], "{backend:?}");
+        assert!(first.sessions[0].revoke_time.is_some());
+
+        // A revocation after subscribing arrives promptly, and only the new one.
+        let live = session_ids(&app, false).await;
+        assert_eq!(live.len(), 1);
+        auth.logout(bearer(
+            pb::LogoutRequest {
+                refresh_token: b.refresh_token.clone(),
+            },
+            &b.access_token,
+        ))
+        .await
+        .unwrap();
+        let next = tokio::time::timeout(std::time::Duration::from_secs(1), stream.message())
+            .await
+            .expect("the revocation arrives within a second")
+            .unwrap()
+            .unwrap();
+        let ids: Vec<&str> = next
+            .sessions
+            .iter()
+            .map(|s| s.session_id.as_str())
+            .collect();
+        assert_eq!(ids, [live[0].as_str()], "{backend:?}");
+        // Far past the access-token lifetime the old revocations no longer matter.
+        app.clock.advance(chrono::Duration::hours(1));
+        let mut req = tonic::Request::new(pb::WatchRevokedSessionsRequest {});
+        req.metadata_mut().insert(
+            "x-lms-service-key",
+            lms_testkit::TEST_MESH_KEY.parse().unwrap(),
+        );
+        let mut stream = auth.watch_revoked_sessions(req).await.unwrap().into_inner();
+        let first = stream.message().await.unwrap().unwrap();
+        assert!(first.sessions.is_empty(), "{backend:?}: {first:?}");
     }
 }
