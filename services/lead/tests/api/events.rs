@@ -223,6 +223,16 @@ fn event(id: &str) -> NewEvent {
     .unwrap()
 }
 
+/// Writes one event in a transaction of its own.
+async fn committed(store: &Store, lead: &str) {
+    let mut tx = store.begin().await.unwrap();
+    store
+        .insert_events_in(&mut tx, vec![event(lead)])
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+}
+
 /// One pass of a consumer: the sequencer runs, then the events after `cursor`.
 async fn consume(store: &Store, cursor: i64) -> Vec<lms_lead::store::EventRow> {
     store.sequence().await.unwrap();
@@ -287,12 +297,7 @@ async fn an_event_that_commits_late_is_not_skipped() {
                 .unwrap();
             assert!(consume(&store, cursor).await.is_empty());
             t1.commit().await.unwrap();
-            let mut t2 = store.begin().await.unwrap();
-            store
-                .insert_events_in(&mut t2, vec![event("second")])
-                .await
-                .unwrap();
-            t2.commit().await.unwrap();
+            committed(&store, "second").await;
         }
         for e in consume(&store, cursor).await {
             cursor = e.position.unwrap();
@@ -307,12 +312,7 @@ async fn an_event_that_commits_late_is_not_skipped() {
             .await
             .unwrap();
         t3.rollback().await.unwrap();
-        let mut t4 = store.begin().await.unwrap();
-        store
-            .insert_events_in(&mut t4, vec![event("third")])
-            .await
-            .unwrap();
-        t4.commit().await.unwrap();
+        committed(&store, "third").await;
         let tail = consume(&store, cursor).await;
         assert_eq!(
             tail.iter()

@@ -447,6 +447,28 @@ async fn session_ids(app: &App, revoked: bool) -> Vec<String> {
         .collect()
 }
 
+/// A request as a mesh service makes it.
+fn as_mesh<T>(msg: T) -> tonic::Request<T> {
+    let mut req = tonic::Request::new(msg);
+    req.metadata_mut().insert(
+        "x-lms-service-key",
+        lms_testkit::TEST_MESH_KEY.parse().unwrap(),
+    );
+    req
+}
+
+/// Logs out of the session of `t`.
+async fn log_out(app: &App, t: &pb::TokenPair) {
+    let req = pb::LogoutRequest {
+        refresh_token: t.refresh_token.clone(),
+    };
+    app.auth
+        .clone()
+        .logout(bearer(req, &t.access_token))
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn revoked_sessions_are_streamed_to_mesh_services_only() {
     for backend in backends() {
@@ -467,22 +489,14 @@ async fn revoked_sessions_are_streamed_to_mesh_services_only() {
         assert_eq!(r.unwrap_err().code(), Code::PermissionDenied, "{backend:?}");
 
         // A session revoked before subscribing is in the first message.
-        auth.logout(bearer(
-            pb::LogoutRequest {
-                refresh_token: a.refresh_token.clone(),
-            },
-            &a.access_token,
-        ))
-        .await
-        .unwrap();
+        log_out(&app, &a).await;
         let gone = session_ids(&app, true).await;
         assert_eq!(gone.len(), 1);
-        let mut req = tonic::Request::new(pb::WatchRevokedSessionsRequest {});
-        req.metadata_mut().insert(
-            "x-lms-service-key",
-            lms_testkit::TEST_MESH_KEY.parse().unwrap(),
-        );
-        let mut stream = auth.watch_revoked_sessions(req).await.unwrap().into_inner();
+        let mut stream = auth
+            .watch_revoked_sessions(as_mesh(pb::WatchRevokedSessionsRequest {}))
+            .await
+            .unwrap()
+            .into_inner();
         let first = stream.message().await.unwrap().unwrap();
         let ids: Vec<&str> = first
             .sessions
@@ -495,14 +509,7 @@ async fn revoked_sessions_are_streamed_to_mesh_services_only() {
         // A revocation after subscribing arrives promptly, and only the new one.
         let live = session_ids(&app, false).await;
         assert_eq!(live.len(), 1);
-        auth.logout(bearer(
-            pb::LogoutRequest {
-                refresh_token: b.refresh_token.clone(),
-            },
-            &b.access_token,
-        ))
-        .await
-        .unwrap();
+        log_out(&app, &b).await;
         let next = tokio::time::timeout(std::time::Duration::from_secs(1), stream.message())
             .await
             .expect("the revocation arrives within a second")
@@ -516,12 +523,11 @@ async fn revoked_sessions_are_streamed_to_mesh_services_only() {
         assert_eq!(ids, [live[0].as_str()], "{backend:?}");
         // Far past the access-token lifetime the old revocations no longer matter.
         app.clock.advance(chrono::Duration::hours(1));
-        let mut req = tonic::Request::new(pb::WatchRevokedSessionsRequest {});
-        req.metadata_mut().insert(
-            "x-lms-service-key",
-            lms_testkit::TEST_MESH_KEY.parse().unwrap(),
-        );
-        let mut stream = auth.watch_revoked_sessions(req).await.unwrap().into_inner();
+        let mut stream = auth
+            .watch_revoked_sessions(as_mesh(pb::WatchRevokedSessionsRequest {}))
+            .await
+            .unwrap()
+            .into_inner();
         let first = stream.message().await.unwrap().unwrap();
         assert!(first.sessions.is_empty(), "{backend:?}: {first:?}");
     }
