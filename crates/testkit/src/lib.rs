@@ -4,6 +4,8 @@
 //! servers on `127.0.0.1:0`, and a [`Runtime`] wired to them. No mocks: tests speak real
 //! gRPC to real servers.
 
+pub mod product_json;
+
 use lms_platform::Runtime;
 use lms_platform::clock::SharedClock;
 use lms_platform::db::{Db, PoolConfig};

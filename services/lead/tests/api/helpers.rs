@@ -9,7 +9,6 @@ use lms_platform::db::Db;
 use lms_platform::grpc_client::MeshChannel;
 use lms_platform::json;
 use lms_platform::runtime::PeerUrls;
-use lms_proto::common::v1::LeadPriority;
 use lms_proto::config::v1 as cfg;
 use lms_proto::config::v1::product_service_client::ProductServiceClient;
 use lms_proto::lead::v1 as pb;
@@ -477,90 +476,4 @@ pub fn person(email: &str) -> Value {
     json!({"fullName": "Test Person", "email": email})
 }
 
-/// A proto product from the REST JSON shape (enums mapped by name, independently of the
-/// code under test).
-pub fn product(code: &str, v: &Value) -> cfg::Product {
-    let dictionaries = v["dictionaries"]
-        .as_object()
-        .map(|d| {
-            d.iter()
-                .map(|(name, entries)| {
-                    let entries = entries
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .map(|e| cfg::DictionaryEntry {
-                            value: e["value"].as_str().unwrap_or_default().to_string(),
-                            label: e["label"].as_str().unwrap_or_default().to_string(),
-                        })
-                        .collect();
-                    (name.clone(), cfg::Dictionary { entries })
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let s = &v["settings"];
-    let priority = |p: &Value| {
-        p.as_str()
-            .and_then(|p| LeadPriority::from_str_name(&format!("LEAD_PRIORITY_{p}")))
-            .map_or(0, |p| p as i32)
-    };
-    let r = &v["scoringRules"];
-    let scoring_rules = cfg::ScoringRules {
-        rules: r["rules"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|r| cfg::ScoringRule {
-                id: r["id"].as_str().unwrap_or_default().to_string(),
-                field: r["field"].as_str().unwrap_or_default().to_string(),
-                operator: r["operator"]
-                    .as_str()
-                    .and_then(|o| {
-                        cfg::ScoringOperator::from_str_name(&format!("SCORING_OPERATOR_{o}"))
-                    })
-                    .map_or(0, |o| o as i32),
-                value: (!r["value"].is_null()).then(|| json::to_value(&r["value"])),
-                points: r["points"].as_i64().unwrap_or(0) as i32,
-                reason: r["reason"].as_str().unwrap_or_default().to_string(),
-            })
-            .collect(),
-        priority_bands: r["priorityBands"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|b| cfg::PriorityBand {
-                min_score: b["minScore"].as_i64().unwrap_or(0) as i32,
-                priority: priority(&b["priority"]),
-            })
-            .collect(),
-        default_priority: priority(&r["defaultPriority"]),
-    };
-    cfg::Product {
-        product_code: code.to_string(),
-        name: v["name"].as_str().unwrap_or_default().to_string(),
-        form_schema: json::to_struct_opt(&v["formSchema"]),
-        dictionaries,
-        scoring_rules: Some(scoring_rules),
-        settings: Some(cfg::ProductSettings {
-            captcha_mode: s["captchaMode"]
-                .as_str()
-                .and_then(|m| cfg::CaptchaMode::from_str_name(&format!("CAPTCHA_MODE_{m}")))
-                .map_or(0, |m| m as i32),
-            captcha_site_key: s["captchaSiteKey"].as_str().unwrap_or_default().to_string(),
-            allowed_origins: vec![],
-            duplicate_policy: s["duplicatePolicy"]
-                .as_str()
-                .and_then(|m| cfg::DuplicatePolicy::from_str_name(&format!("DUPLICATE_POLICY_{m}")))
-                .map_or(0, |m| m as i32),
-            duplicate_key_fields: s["duplicateKeyFields"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|x| x.as_str().map(str::to_string))
-                .collect(),
-            duplicate_window_hours: 0,
-        }),
-        ..cfg::Product::default()
-    }
-}
+pub use lms_testkit::product_json::product;
