@@ -92,7 +92,18 @@ async fn login_refresh_rotation_and_the_error_json() {
         let (status, body) = call(s.req(Method::POST, "/uam/api/auth/refresh")).await;
         assert_error(status, &body, 400, "INVALID_ARGUMENT", &["refreshToken"]);
 
+        // The reuse revoked the family, i.e. the session, and its access token with it.
+        let (status, body) = call(s.authed(Method::GET, "/uam/api/users/me", &access)).await;
+        assert_error(status, &body, 401, "INVALID_TOKEN", &[]);
+
         // The bearer token reaches uam as `authorization` metadata.
+        let (status, body) = call(
+            s.req(Method::POST, "/uam/api/auth/login")
+                .json(&json!({"usernameOrEmail": "ann", "password": PASSWORD})),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        let access = body["data"]["accessToken"].as_str().unwrap().to_string();
         let (status, me) = call(s.authed(Method::GET, "/uam/api/users/me", &access)).await;
         assert_eq!(status, 200, "{me}");
         assert_eq!(me["username"], "ann");
