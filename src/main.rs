@@ -69,6 +69,10 @@ enum AdminCommand {
         #[arg(long, env = "LMS_ADMIN_PASSWORD", hide_env_values = true)]
         password: Option<String>,
     },
+    /// PostgreSQL only: repairs the lead event stream after the database was copied
+    /// logically to another server (pg_dump/restore), when the lead service logs that the
+    /// event sequencer's watermark is ahead of the server. Safe while services run.
+    RepairEventPositions,
 }
 
 #[tokio::main]
@@ -87,6 +91,16 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { only } => serve(cfg, only).await,
         Command::Migrate => mesh::migrate_all(&cfg).await,
+        Command::Admin {
+            command: AdminCommand::RepairEventPositions,
+        } => {
+            let db = mesh::open_db(&cfg, Part::Lead).await?;
+            match lms_lead::repair_event_positions(&db).await? {
+                Some(n) => println!("event positions repaired; {n} events numbered"),
+                None => println!("event positions need no repair"),
+            }
+            Ok(())
+        }
         Command::Admin {
             command:
                 AdminCommand::CreateUser {

@@ -36,6 +36,15 @@ pub async fn migrate(db: &Db) -> anyhow::Result<()> {
     db.migrate(&POSTGRES, &SQLITE).await
 }
 
+/// Repairs the event sequencer after the database was copied logically to another
+/// PostgreSQL server (see [`store::Store::repair_event_positions`]). Returns how many
+/// events it numbered, or `None` when nothing needed repair.
+pub async fn repair_event_positions(db: &Db) -> anyhow::Result<Option<u64>> {
+    Ok(store::Store::new(db.clone())
+        .repair_event_positions()
+        .await?)
+}
+
 /// Builds the service's gRPC routes and starts its background tasks (the event
 /// sequencer and the janitor) on the current runtime.
 pub async fn build(

@@ -179,19 +179,42 @@ impl Store {
         }
         let mut w = self.begin().await?;
         let tx = &mut w.tx;
-        let state = sqlx::query(
-            "SELECT CAST(CASE WHEN pg_try_advisory_xact_lock($1) THEN 1 ELSE 0 END AS BIGINT), \
-             last_position, last_tx, last_id FROM event_sequencer WHERE id = 1",
+        let locked: i64 = sqlx::query_scalar(
+            "SELECT CAST(CASE WHEN pg_try_advisory_xact_lock($1) THEN 1 ELSE 0 END AS BIGINT)",
         )
         .bind(SEQUENCER_LOCK)
         .fetch_one(&mut **tx)
         .await?;
-        if state.try_get::<i64, _>(0)? == 0 {
+        if locked == 0 {
             w.rollback().await?;
             return Ok(0);
         }
-        let (last_position, last_tx, last_id): (i64, i64, i64) =
-            (state.try_get(1)?, state.try_get(2)?, state.try_get(3)?);
+        // The state is read by a statement of its own: its snapshot is taken after the
+        // lock was granted, so it sees what the previous holder committed (read in the
+        // locking statement, it could be older than the lock and collide on positions).
+        let state = sqlx::query(
+            "SELECT last_position, last_tx, last_id, \
+             pg_snapshot_xmax(pg_current_snapshot())::text::bigint \
+             FROM event_sequencer WHERE id = 1",
+        )
+        .fetch_one(&mut **tx)
+        .await?;
+        let (last_position, last_tx, last_id, next_xid): (i64, i64, i64, i64) = (
+            state.try_get(0)?,
+            state.try_get(1)?,
+            state.try_get(2)?,
+            state.try_get(3)?,
+        );
+        if last_tx >= next_xid {
+            w.rollback().await?;
+            // Only a logical copy to another server (pg_dump/restore, logical
+            // replication) can do this; new events would wait behind the watermark forever.
+            return Err(LeadError::Corrupt(format!(
+                "event sequencer watermark (transaction {last_tx}) is ahead of this server's \
+                 transaction ids (next {next_xid}): the database was copied logically from \
+                 another server; run `lms admin repair-event-positions`"
+            )));
+        }
         // One statement, one snapshot: the horizon and the rows it admits agree.
         let numbered = sqlx::query(
             "WITH b AS (SELECT id, tx_id, $1 + ROW_NUMBER() OVER (ORDER BY tx_id, id) AS pos \
@@ -218,6 +241,61 @@ impl Store {
         let upto: i64 = row.try_get(0)?;
         w.commit().await?;
         Ok(u64::try_from(upto - last_position).unwrap_or(0))
+    }
+
+    /// PostgreSQL after a logical copy to another server (pg_dump/restore, logical
+    /// replication): the sequencer's watermark holds transaction ids of the old server,
+    /// ahead of the new one's, so new events would never be numbered. Numbers every event
+    /// still without a position (in id order), moves all events below a fresh watermark
+    /// (`tx_id` 0) and sets the watermark there. Safe while the services run: it waits for
+    /// writers of `lead_events` and holds off new ones and the sequencer. Returns how many
+    /// events it numbered, or `None` when nothing needed repair (and on SQLite).
+    pub async fn repair_event_positions(&self) -> Result<Option<u64>, LeadError> {
+        if !self.pg() {
+            return Ok(None);
+        }
+        let mut w = self.begin().await?;
+        let tx = &mut w.tx;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(SEQUENCER_LOCK)
+            .execute(&mut **tx)
+            .await?;
+        sqlx::query("LOCK TABLE lead_events IN EXCLUSIVE MODE")
+            .execute(&mut **tx)
+            .await?;
+        let ahead: i64 = sqlx::query_scalar(
+            "SELECT CAST(CASE WHEN last_tx >= pg_snapshot_xmax(pg_current_snapshot())::text::bigint \
+             THEN 1 ELSE 0 END AS BIGINT) FROM event_sequencer WHERE id = 1",
+        )
+        .fetch_one(&mut **tx)
+        .await?;
+        if ahead == 0 {
+            w.rollback().await?;
+            return Ok(None);
+        }
+        let numbered = sqlx::query(
+            "INSERT INTO event_positions (position, event_row) \
+             SELECT s.last_position + ROW_NUMBER() OVER (ORDER BY e.id), e.id \
+             FROM lead_events e CROSS JOIN event_sequencer s \
+             WHERE s.id = 1 AND NOT EXISTS \
+                   (SELECT 1 FROM event_positions p WHERE p.event_row = e.id)",
+        )
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+        sqlx::query("UPDATE lead_events SET tx_id = 0 WHERE tx_id <> 0")
+            .execute(&mut **tx)
+            .await?;
+        sqlx::query(
+            "UPDATE event_sequencer SET \
+             last_position = (SELECT COALESCE(MAX(position), 0) FROM event_positions), \
+             last_tx = 0, last_id = (SELECT COALESCE(MAX(id), 0) FROM lead_events) \
+             WHERE id = 1",
+        )
+        .execute(&mut **tx)
+        .await?;
+        w.commit().await?;
+        Ok(Some(numbered))
     }
 
     /// Up to `limit` events after `position`, in position order, optionally only of some
