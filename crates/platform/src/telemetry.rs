@@ -71,11 +71,11 @@ pub fn init(service_name: &str, json: bool, otlp_endpoint: Option<&str>) -> Tele
         opentelemetry::global::set_tracer_provider(p.clone());
         provider = Some(p);
         // Exported spans do not follow RUST_LOG: quieting the logs must not cut the
-        // traces. Request spans are at INFO.
+        // traces. Request spans are ours, at INFO; dependencies export only warnings.
         Some(
             tracing_opentelemetry::layer()
                 .with_tracer(tracer)
-                .with_filter(EnvFilter::new("info")),
+                .with_filter(EnvFilter::new("warn,lms=info")),
         )
     });
     let _ = tracing_subscriber::registry()

@@ -13,8 +13,9 @@ use tokio::sync::RwLock;
 pub const LEEWAY_SECS: u64 = 30;
 /// Unknown `kid`s trigger at most one key refresh per this interval.
 const REFRESH_INTERVAL: Duration = Duration::from_secs(10);
-/// A revoked session is remembered this long: longer than any access token lives.
-const FORGET_REVOKED_AFTER: Duration = Duration::from_secs(3_600);
+/// A revoked session is remembered this long: longer than any access token lives (uam
+/// accepts an access-token lifetime of at most 3,600 s), plus the leeway, plus a margin.
+const FORGET_REVOKED_AFTER: Duration = Duration::from_secs(3_600 + LEEWAY_SECS + 300);
 /// Longest wait between attempts to (re)subscribe to revocations.
 const MAX_WATCH_BACKOFF: Duration = Duration::from_secs(10);
 
@@ -172,7 +173,8 @@ impl JwtVerifier {
             return Err(invalid());
         }
         if self.session_revoked(&claims.sid) {
-            tracing::info!(session_id = %claims.sid, "token of a revoked session refused");
+            // Debug, not info: whoever holds such a token could flood the logs with it.
+            tracing::debug!(session_id = %claims.sid, "token of a revoked session refused");
             return Err(invalid());
         }
         Ok(claims)
@@ -202,7 +204,7 @@ impl JwtVerifier {
         validation.set_audience(&[AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
         let data = jsonwebtoken::decode::<Claims>(token, &key, &validation).map_err(|e| {
-            tracing::info!(error = %e, "token rejected");
+            tracing::debug!(error = %e, "token rejected");
             invalid()
         })?;
         Ok(data.claims)

@@ -5,21 +5,19 @@
 //! Each subscriber gets its own task: it reads the sessions revoked within the
 //! access-token lifetime, sends them, then waits for a local revocation (a watch channel
 //! bumped after every commit that revoked something) or a short poll (revocations made
-//! by another uam replica) and sends what is new. Reads overlap by [`OVERLAP`], because
-//! a revocation's time is taken before its transaction commits, and what was already
-//! sent is remembered so nothing is sent twice.
+//! by another uam replica) and sends what is new. Every read covers the whole horizon
+//! (rarely more than a few hundred rows, by an index), so a revocation stamped before a
+//! slow commit, or by a replica whose clock lags, is never missed; what was already sent
+//! is remembered, so nothing is sent twice.
 
 use super::UamService;
 use crate::error::UamError;
 use crate::store::SessionRow;
-use chrono::{DateTime, Utc};
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
-/// How far back each read reaches before the newest revocation already seen.
-const OVERLAP: Duration = Duration::from_secs(30);
 /// How often a subscriber's task reads even without a local revocation.
 const POLL: Duration = Duration::from_secs(2);
 
@@ -31,17 +29,12 @@ impl UamService {
         }
     }
 
-    /// Sessions revoked at or after `since`, but never earlier than the access-token
-    /// lifetime plus the verifiers' leeway ago: every access token of a session revoked
-    /// before that has expired anyway.
-    pub async fn revoked_sessions(
-        &self,
-        since: Option<DateTime<Utc>>,
-    ) -> Result<Vec<SessionRow>, UamError> {
+    /// Sessions revoked within the access-token lifetime plus the verifiers' leeway: every
+    /// access token of a session revoked before that has expired anyway.
+    pub async fn revoked_sessions(&self) -> Result<Vec<SessionRow>, UamError> {
         let leeway = i64::try_from(lms_platform::auth::LEEWAY_SECS).unwrap_or(0);
         let horizon = self.now_us() - (self.access_ttl + leeway) * 1_000_000;
-        let since = since.map_or(horizon, |t| lms_platform::db::to_micros(t).max(horizon));
-        Ok(self.store.revoked_since(since).await?)
+        Ok(self.store.revoked_since(horizon).await?)
     }
 
     /// A subscriber's feed: first every recently revoked session (possibly none), then
@@ -52,33 +45,28 @@ impl UamService {
         let svc = self.clone();
         tokio::spawn(async move {
             let mut changes = svc.revocations.subscribe();
-            let mut sent: HashMap<String, i64> = HashMap::new();
-            let mut since: Option<DateTime<Utc>> = None;
+            // Sessions already sent that are still within the horizon.
+            let mut sent: HashSet<String> = HashSet::new();
             let mut first = true;
             loop {
                 changes.borrow_and_update();
-                let rows = match svc.revoked_sessions(since).await {
+                let rows = match svc.revoked_sessions().await {
                     Ok(rows) => rows,
                     Err(e) => {
                         let _ = tx.send(Err(e)).await;
                         return;
                     }
                 };
-                let newest = rows.iter().filter_map(|r| r.revoked_at).max();
-                let fresh: Vec<SessionRow> = rows
-                    .into_iter()
-                    .filter(|r| !sent.contains_key(&r.id))
-                    .collect();
-                for r in &fresh {
-                    sent.insert(r.id.clone(), r.revoked_at.unwrap_or_default());
+                let mut within = HashSet::with_capacity(rows.len());
+                let mut fresh = Vec::new();
+                for r in rows {
+                    within.insert(r.id.clone());
+                    if !sent.contains(&r.id) {
+                        fresh.push(r);
+                    }
                 }
-                if let Some(newest) = newest {
-                    let overlap = i64::try_from(OVERLAP.as_micros()).unwrap_or(i64::MAX);
-                    let from = newest.saturating_sub(overlap);
-                    since = DateTime::from_timestamp_micros(from);
-                    // What falls before the next read's start cannot come back.
-                    sent.retain(|_, at| *at >= from);
-                }
+                // What fell out of the horizon cannot come back.
+                sent = within;
                 if (first || !fresh.is_empty()) && tx.send(Ok(fresh)).await.is_err() {
                     return;
                 }
