@@ -75,10 +75,17 @@ enum AdminCommand {
     RepairEventPositions,
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let cfg = LmsConfig::load(cli.config.as_deref(), cli.data_dir.clone())?;
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = cfg.runtime.worker_threads {
+        rt.worker_threads(n);
+    }
+    rt.enable_all().build()?.block_on(run(cli, cfg))
+}
+
+async fn run(cli: Cli, cfg: LmsConfig) -> anyhow::Result<()> {
     let service_name = match &cli.command {
         Command::Serve { only: Some(p) } => format!("lms-{}", p.name()),
         _ => "lms".to_string(),
@@ -174,6 +181,7 @@ async fn serve(cfg: LmsConfig, only: Option<Part>) -> anyhow::Result<()> {
         }
     };
     let data_dir = cfg.data_dir.clone();
+    let grace_ms = cfg.server.shutdown_grace_ms;
     let running = mesh::start(cfg, &parts, embedded, mesh::system_clock()).await?;
     for (name, addr) in &running.bound.services {
         tracing::info!(service = name, %addr, "service ready");
@@ -190,17 +198,33 @@ async fn serve(cfg: LmsConfig, only: Option<Part>) -> anyhow::Result<()> {
         );
     }
     let mut running = running;
+    let grace = std::time::Duration::from_millis(grace_ms);
     tokio::select! {
         first = running.join_next() => {
             // A server stopped on its own: stop the others and report why.
             running.shutdown();
-            let rest = running.wait().await;
+            let rest = drain(running, grace).await;
             first.unwrap_or(Ok(())).and(rest)
         }
         () = stop_signal() => {
             tracing::info!("shutting down");
             running.shutdown();
-            running.wait().await
+            drain(running, grace).await
+        }
+    }
+}
+
+/// Waits for the servers to finish their open requests, at most `grace`; connections still
+/// open then (streams that never end on their own) are closed as the process exits.
+async fn drain(running: mesh::Running, grace: std::time::Duration) -> anyhow::Result<()> {
+    match tokio::time::timeout(grace, running.wait()).await {
+        Ok(done) => done,
+        Err(_) => {
+            tracing::warn!(
+                grace_ms = grace.as_millis(),
+                "connections still open after the shutdown grace period; closing them"
+            );
+            Ok(())
         }
     }
 }

@@ -20,6 +20,8 @@ pub struct LmsConfig {
     pub mesh: MeshConfig,
     /// Logging and tracing.
     pub telemetry: TelemetryConfig,
+    /// The async runtime.
+    pub runtime: RuntimeConfig,
     /// gRPC server limits, shared by every service.
     pub server: ServerLimits,
     /// User and access management.
@@ -43,6 +45,7 @@ impl Default for LmsConfig {
             database: SharedDatabase::default(),
             mesh: MeshConfig::default(),
             telemetry: TelemetryConfig::default(),
+            runtime: RuntimeConfig::default(),
             server: ServerLimits::default(),
             uam: Default::default(),
             config: Default::default(),
@@ -52,6 +55,16 @@ impl Default for LmsConfig {
             gateway: Default::default(),
         }
     }
+}
+
+/// The async runtime every part of the process shares.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RuntimeConfig {
+    /// Worker threads (`LMS_RUNTIME__WORKER_THREADS`, 1 to 256). Unset: one per CPU core.
+    /// Fewer can be faster when the database shares the machine: a submission wakes
+    /// several tasks, and idle workers woken for each of them cost more than they run.
+    pub worker_threads: Option<usize>,
 }
 
 /// The shared database.
@@ -116,6 +129,12 @@ impl LmsConfig {
     /// Checks values that serde cannot.
     pub fn validate(&self) -> anyhow::Result<()> {
         anyhow::ensure!(
+            self.runtime
+                .worker_threads
+                .is_none_or(|n| (1..=256).contains(&n)),
+            "runtime.worker_threads must be between 1 and 256"
+        );
+        anyhow::ensure!(
             matches!(self.telemetry.log_format.as_str(), "text" | "json"),
             "telemetry.log_format must be \"text\" or \"json\""
         );
@@ -162,7 +181,39 @@ CONFIGURATION (defaults < --config FILE (TOML) < LMS_* environment):
   LMS_CONFIG__FORM_TOKEN_TTL_SECS  lifetime of signed form tokens (default 7200)
   LMS_MESH__KEY / LMS_MESH__KEY_FILE  service-to-service secret (generated when embedded)
   LMS_MESH__PEERS__<SVC>           peer URL in the distributed mode, e.g. http://lead:50053
-  LMS_SERVER__REQUEST_TIMEOUT_MS, LMS_SERVER__CONCURRENCY_PER_CONNECTION
+  LMS_SERVER__REQUEST_TIMEOUT_MS, LMS_SERVER__CONCURRENCY_PER_CONNECTION,
+  LMS_SERVER__SHUTDOWN_GRACE_MS    time open requests get to finish on SIGTERM (default 10000)
+  LMS_RUNTIME__WORKER_THREADS      async worker threads (default: one per CPU core)
   LMS_TELEMETRY__LOG_FORMAT        text | json;  RUST_LOG sets levels (default info)
   OTEL_EXPORTER_OTLP_ENDPOINT      export traces over OTLP/gRPC when set
 ";
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn worker_threads_are_checked() {
+        let mut cfg = LmsConfig::default();
+        cfg.validate().unwrap();
+        cfg.runtime.worker_threads = Some(1);
+        cfg.validate().unwrap();
+        for bad in [0, 257] {
+            cfg.runtime.worker_threads = Some(bad);
+            let e = cfg.validate().unwrap_err().to_string();
+            assert!(e.contains("runtime.worker_threads"), "{e}");
+        }
+    }
+
+    #[test]
+    fn the_help_names_every_section() {
+        for key in [
+            "LMS_RUNTIME__WORKER_THREADS",
+            "LMS_DATABASE__URL",
+            "LMS_GATEWAY__ADDR",
+        ] {
+            assert!(CONFIG_HELP.contains(key), "{key}");
+        }
+    }
+}

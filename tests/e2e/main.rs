@@ -8,5 +8,6 @@ mod auth_flows;
 mod distributed;
 mod grpcurl;
 mod real_input;
+mod shutdown;
 mod support;
 mod traces;

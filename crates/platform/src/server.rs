@@ -20,6 +20,10 @@ pub struct ServerLimits {
     pub request_timeout_ms: u64,
     /// Concurrent requests per connection; excess is shed with RESOURCE_EXHAUSTED.
     pub concurrency_per_connection: usize,
+    /// On shutdown, how long open requests may finish, in milliseconds. Streams that never
+    /// end on their own (a followed `StreamEvents`, the revoked-session feed between
+    /// services) are cut when it is over.
+    pub shutdown_grace_ms: u64,
 }
 
 impl Default for ServerLimits {
@@ -27,6 +31,7 @@ impl Default for ServerLimits {
         Self {
             request_timeout_ms: 30_000,
             concurrency_per_connection: 512,
+            shutdown_grace_ms: 10_000,
         }
     }
 }
