@@ -64,6 +64,7 @@ where
         first_error: None,
         cpu: None,
         worst_per_second: Vec::new(),
+        generator_lag: None,
     };
     let mut values = Vec::with_capacity(n);
     while let Some(done) = workers.join_next().await {
@@ -99,6 +100,7 @@ where
         first_error: None,
         cpu: None,
         worst_per_second: Vec::new(),
+        generator_lag: None,
     };
     let mut last = start;
     let mut in_flight = JoinSet::new();
@@ -127,6 +129,10 @@ where
     for i in 0..n {
         let due = start + interval.mul_f64(i as f64);
         tokio::time::sleep_until(due).await;
+        let lag = Instant::now().saturating_duration_since(due);
+        if report.generator_lag.is_none_or(|(worst, _)| lag > worst) {
+            report.generator_lag = Some((lag, (due - start).as_secs() as usize));
+        }
         let fut = op(i);
         in_flight.spawn(async move {
             let outcome = fut.await;

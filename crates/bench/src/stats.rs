@@ -35,6 +35,10 @@ pub struct Report {
     /// Open loop only: the largest latency (µs) of the operations scheduled in each
     /// second of the run, to tell a steady tail from a stall.
     pub worst_per_second: Vec<u64>,
+    /// Open loop only: the longest the load generator started an operation after its
+    /// scheduled time, and in which second; a stall of the generator's own process (or of
+    /// the whole machine) shows here, a stall of the server does not.
+    pub generator_lag: Option<(Duration, usize)>,
 }
 
 impl Report {
@@ -105,6 +109,13 @@ impl fmt::Display for Report {
                 .collect();
             write!(f, "\n  worst ms per second: {}", worst.join(" "))?;
         }
+        if let Some((lag, second)) = self.generator_lag {
+            write!(
+                f,
+                "\n  load generator lag: up to {:.1} ms (second {second})",
+                lag.as_secs_f64() * 1000.0
+            )?;
+        }
         if let Some(c) = &self.cpu {
             write!(f, "\n  {c}")?;
         }
@@ -134,6 +145,7 @@ mod tests {
             first_error: None,
             cpu: None,
             worst_per_second: Vec::new(),
+            generator_lag: None,
         };
         assert_eq!(r.rate(), 25.0);
         assert!((r.ms(0.5) - 50.0).abs() < 0.1, "{}", r.ms(0.5));
