@@ -71,7 +71,7 @@ enum AdminCommand {
     },
     /// PostgreSQL only: repairs the lead event stream after the database was copied
     /// logically to another server (pg_dump/restore), when the lead service logs that the
-    /// event sequencer's watermark is ahead of the server. Safe while services run.
+    /// event sequencer's watermark is ahead of the server. Lead writes wait while it runs.
     RepairEventPositions,
 }
 

@@ -207,7 +207,7 @@ mod tests {
     }
 
     #[test]
-    fn the_help_names_every_section() {
+    fn the_help_names_the_runtime_and_server_settings() {
         for key in [
             "LMS_RUNTIME__WORKER_THREADS",
             "LMS_DATABASE__URL",

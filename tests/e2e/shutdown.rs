@@ -19,10 +19,10 @@ async fn sigterm_ends_the_process_within_the_grace_period() {
     let status = sys
         .terminate(Duration::from_secs(10))
         .expect("lms serve still running 10 s after SIGTERM");
+    let took = asked.elapsed();
     assert!(status.success(), "exit status {status}");
-    assert!(
-        asked.elapsed() < Duration::from_secs(6),
-        "took {:?}",
-        asked.elapsed()
-    );
+    // The feeds never end on their own: the process waited out the grace period for them
+    // (a shutdown that cut everything at once would be faster), and no longer.
+    assert!(took >= Duration::from_millis(1_400), "took {took:?}");
+    assert!(took < Duration::from_secs(6), "took {took:?}");
 }

@@ -16,6 +16,8 @@ const STREAM_BATCH: i64 = 500;
 /// How long the sequencer waits after a poke, so commits arriving together are numbered
 /// in one pass.
 const COALESCE: Duration = Duration::from_millis(10);
+/// A lasting sequencer failure is logged at most this often.
+const WARN_EVERY: Duration = Duration::from_secs(60);
 /// How often the janitor runs.
 const JANITOR_EVERY: Duration = Duration::from_secs(600);
 
@@ -48,6 +50,7 @@ impl EventHub {
     /// Runs the sequencer until the process ends. One per process; on PostgreSQL only one
     /// replica at a time numbers events (advisory lock), the others find nothing to do.
     pub async fn run_sequencer(self: Arc<Self>, store: Store) {
+        let mut warned: Option<tokio::time::Instant> = None;
         loop {
             tokio::select! {
                 () = self.poke.notified() => {
@@ -73,7 +76,14 @@ impl EventHub {
                         }
                     }
                     Err(e) => {
-                        tracing::warn!(error = %e, "event sequencer failed; retrying");
+                        // Every commit pokes the sequencer: a lasting failure is
+                        // reported once a minute, not once per submission.
+                        if warned.is_none_or(|at| at.elapsed() >= WARN_EVERY) {
+                            tracing::warn!(error = %e, "event sequencer failed; retrying");
+                            warned = Some(tokio::time::Instant::now());
+                        } else {
+                            tracing::debug!(error = %e, "event sequencer failed; retrying");
+                        }
                         break;
                     }
                 }

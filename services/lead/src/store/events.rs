@@ -159,6 +159,18 @@ pub(crate) async fn insert_events(
     Ok(())
 }
 
+/// The sequencer's state, and whether anything carries a transaction id this server has
+/// not handed out yet (column 4: 1 or 0), which only a logical copy from another server
+/// can cause: the watermark itself, or an event above the floor (found by the
+/// `lead_events_tx` index).
+const STATE: &str = "SELECT last_position, last_tx, last_id, floor_id, \
+     CAST(CASE WHEN last_tx >= pg_snapshot_xmax(pg_current_snapshot())::text::bigint \
+          OR EXISTS (SELECT 1 FROM lead_events \
+                     WHERE tx_id >= pg_snapshot_xmax(pg_current_snapshot())::text::bigint \
+                       AND id > floor_id) \
+          THEN 1 ELSE 0 END AS BIGINT) \
+     FROM event_sequencer WHERE id = 1";
+
 impl Store {
     /// Inserts events in `tx` (numbered after commit, see the module header).
     pub async fn insert_events_in(
@@ -192,34 +204,30 @@ impl Store {
         // The state is read by a statement of its own: its snapshot is taken after the
         // lock was granted, so it sees what the previous holder committed (read in the
         // locking statement, it could be older than the lock and collide on positions).
-        let state = sqlx::query(
-            "SELECT last_position, last_tx, last_id, \
-             pg_snapshot_xmax(pg_current_snapshot())::text::bigint \
-             FROM event_sequencer WHERE id = 1",
-        )
-        .fetch_one(&mut **tx)
-        .await?;
-        let (last_position, last_tx, last_id, next_xid): (i64, i64, i64, i64) = (
+        let state = sqlx::query(STATE).fetch_one(&mut **tx).await?;
+        let (last_position, last_tx, last_id, floor_id, foreign): (i64, i64, i64, i64, i64) = (
             state.try_get(0)?,
             state.try_get(1)?,
             state.try_get(2)?,
             state.try_get(3)?,
+            state.try_get(4)?,
         );
-        if last_tx >= next_xid {
+        if foreign != 0 {
             w.rollback().await?;
             // Only a logical copy to another server (pg_dump/restore, logical
             // replication) can do this; new events would wait behind the watermark forever.
-            return Err(LeadError::Corrupt(format!(
-                "event sequencer watermark (transaction {last_tx}) is ahead of this server's \
-                 transaction ids (next {next_xid}): the database was copied logically from \
-                 another server; run `lms admin repair-event-positions`"
-            )));
+            return Err(LeadError::Corrupt(
+                "event sequencer: events or its watermark carry transaction ids ahead of this \
+                 server's, so the database was copied logically from another server; run \
+                 `lms admin repair-event-positions`"
+                    .into(),
+            ));
         }
         // One statement, one snapshot: the horizon and the rows it admits agree.
         let numbered = sqlx::query(
             "WITH b AS (SELECT id, tx_id, $1 + ROW_NUMBER() OVER (ORDER BY tx_id, id) AS pos \
                         FROM lead_events \
-                        WHERE (tx_id, id) > ($2, $3) \
+                        WHERE (tx_id, id) > ($2, $3) AND id > $5 \
                           AND tx_id < pg_snapshot_xmin(pg_current_snapshot())::text::bigint \
                         ORDER BY tx_id, id LIMIT $4), \
                   ins AS (INSERT INTO event_positions (position, event_row) \
@@ -232,6 +240,7 @@ impl Store {
         .bind(last_tx)
         .bind(last_id)
         .bind(SEQUENCE_BATCH)
+        .bind(floor_id)
         .fetch_optional(&mut **tx)
         .await?;
         let Some(row) = numbered else {
@@ -244,18 +253,27 @@ impl Store {
     }
 
     /// PostgreSQL after a logical copy to another server (pg_dump/restore, logical
-    /// replication): the sequencer's watermark holds transaction ids of the old server,
-    /// ahead of the new one's, so new events would never be numbered. Numbers every event
-    /// still without a position (in id order), moves all events below a fresh watermark
-    /// (`tx_id` 0) and sets the watermark there. Safe while the services run: it waits for
-    /// writers of `lead_events` and holds off new ones and the sequencer. Returns how many
-    /// events it numbered, or `None` when nothing needed repair (and on SQLite).
+    /// replication): events and the sequencer's watermark carry the old server's
+    /// transaction ids, not comparable with the new one's, so new events would never be
+    /// numbered. Numbers every event still without a position (in id order, after the
+    /// highest position there is) and raises the sequencer's floor above them, so the
+    /// sequencer considers only events written from now on. It holds the sequencer lock
+    /// and blocks writers of `lead_events` while it runs (a scan of the event table), so
+    /// it is safe while the services run. Returns how many events it numbered, or `None`
+    /// when nothing needed repair (and on SQLite).
     pub async fn repair_event_positions(&self) -> Result<Option<u64>, LeadError> {
         if !self.pg() {
             return Ok(None);
         }
         let mut w = self.begin().await?;
         let tx = &mut w.tx;
+        // The pool's statement and lock timeouts are sized for requests, not for this.
+        for set in [
+            "SET LOCAL statement_timeout = 0",
+            "SET LOCAL lock_timeout = 0",
+        ] {
+            sqlx::query(set).execute(&mut **tx).await?;
+        }
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(SEQUENCER_LOCK)
             .execute(&mut **tx)
@@ -263,33 +281,26 @@ impl Store {
         sqlx::query("LOCK TABLE lead_events IN EXCLUSIVE MODE")
             .execute(&mut **tx)
             .await?;
-        let ahead: i64 = sqlx::query_scalar(
-            "SELECT CAST(CASE WHEN last_tx >= pg_snapshot_xmax(pg_current_snapshot())::text::bigint \
-             THEN 1 ELSE 0 END AS BIGINT) FROM event_sequencer WHERE id = 1",
-        )
-        .fetch_one(&mut **tx)
-        .await?;
-        if ahead == 0 {
+        let foreign: i64 = sqlx::query(STATE).fetch_one(&mut **tx).await?.try_get(4)?;
+        if foreign == 0 {
             w.rollback().await?;
             return Ok(None);
         }
         let numbered = sqlx::query(
             "INSERT INTO event_positions (position, event_row) \
-             SELECT s.last_position + ROW_NUMBER() OVER (ORDER BY e.id), e.id \
-             FROM lead_events e CROSS JOIN event_sequencer s \
-             WHERE s.id = 1 AND NOT EXISTS \
-                   (SELECT 1 FROM event_positions p WHERE p.event_row = e.id)",
+             SELECT (SELECT COALESCE(MAX(position), 0) FROM event_positions) \
+                    + ROW_NUMBER() OVER (ORDER BY e.id), e.id \
+             FROM lead_events e \
+             WHERE NOT EXISTS (SELECT 1 FROM event_positions p WHERE p.event_row = e.id)",
         )
         .execute(&mut **tx)
         .await?
         .rows_affected();
-        sqlx::query("UPDATE lead_events SET tx_id = 0 WHERE tx_id <> 0")
-            .execute(&mut **tx)
-            .await?;
         sqlx::query(
             "UPDATE event_sequencer SET \
              last_position = (SELECT COALESCE(MAX(position), 0) FROM event_positions), \
-             last_tx = 0, last_id = (SELECT COALESCE(MAX(id), 0) FROM lead_events) \
+             last_tx = 0, last_id = (SELECT COALESCE(MAX(id), 0) FROM lead_events), \
+             floor_id = (SELECT COALESCE(MAX(id), 0) FROM lead_events) \
              WHERE id = 1",
         )
         .execute(&mut **tx)

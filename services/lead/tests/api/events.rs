@@ -388,4 +388,29 @@ async fn events_are_numbered_again_after_a_logical_restore() {
             .collect::<Vec<_>>(),
         [(2, "b"), (3, "c"), (4, "d")]
     );
+    // Copied events can also sit behind an unremarkable watermark: one committed here,
+    // then given a transaction id from the future, as a restore would leave it.
+    committed(&store, "e").await;
+    sqlx::query("UPDATE lead_events SET tx_id = $1 WHERE lead_id = 'e'")
+        .bind(old_server)
+        .execute(&conn.pool)
+        .await
+        .unwrap();
+    assert!(
+        store.sequence().await.is_err(),
+        "a foreign event is noticed"
+    );
+    assert_eq!(
+        lms_lead::repair_event_positions(&conn).await.unwrap(),
+        Some(1)
+    );
+    committed(&store, "f").await;
+    let rest = consume_n(&store, 4, 2).await;
+    assert_eq!(
+        rest.iter()
+            .map(|e| (e.position.unwrap(), e.lead_id.as_str()))
+            .collect::<Vec<_>>(),
+        [(5, "e"), (6, "f")]
+    );
+    assert_eq!(store.sequence().await.unwrap(), 0);
 }

@@ -5,10 +5,11 @@
 //! Each subscriber gets its own task: it reads the sessions revoked within the
 //! access-token lifetime, sends them, then waits for a local revocation (a watch channel
 //! bumped after every commit that revoked something) or a short poll (revocations made
-//! by another uam replica) and sends what is new. Every read covers the whole horizon
-//! (rarely more than a few hundred rows, by an index), so a revocation stamped before a
-//! slow commit, or by a replica whose clock lags, is never missed; what was already sent
-//! is remembered, so nothing is sent twice.
+//! by another uam replica) and sends what is new. Reads cover the last [`TRAILING`]
+//! (a revocation is stamped before its transaction commits, so a read must reach back
+//! over slow commits), and every [`FULL_SWEEP_EVERY`]th read the whole horizon, so even
+//! a revocation stamped by a replica whose clock lags further is delivered within about
+//! half a minute. What was already sent is remembered, so nothing is sent twice.
 
 use super::UamService;
 use crate::error::UamError;
@@ -20,6 +21,10 @@ use tokio::sync::mpsc;
 
 /// How often a subscriber's task reads even without a local revocation.
 const POLL: Duration = Duration::from_secs(2);
+/// How far back an ordinary read reaches.
+const TRAILING: Duration = Duration::from_secs(60);
+/// Every this many reads, a subscriber reads the whole horizon.
+const FULL_SWEEP_EVERY: u64 = 15;
 
 impl UamService {
     /// Tells the revocation feed that `n` sessions were revoked (call after commit).
@@ -29,12 +34,20 @@ impl UamService {
         }
     }
 
-    /// Sessions revoked within the access-token lifetime plus the verifiers' leeway: every
-    /// access token of a session revoked before that has expired anyway.
-    pub async fn revoked_sessions(&self) -> Result<Vec<SessionRow>, UamError> {
+    /// Sessions revoked within the access-token lifetime plus the verifiers' leeway (every
+    /// access token of a session revoked before that has expired anyway), or, unless
+    /// `full`, within the last [`TRAILING`] only.
+    pub async fn revoked_sessions(&self, full: bool) -> Result<Vec<SessionRow>, UamError> {
         let leeway = i64::try_from(lms_platform::auth::LEEWAY_SECS).unwrap_or(0);
-        let horizon = self.now_us() - (self.access_ttl + leeway) * 1_000_000;
-        Ok(self.store.revoked_since(horizon).await?)
+        let now = self.now_us();
+        let horizon = now - (self.access_ttl + leeway) * 1_000_000;
+        let since = if full {
+            horizon
+        } else {
+            let trailing = i64::try_from(TRAILING.as_micros()).unwrap_or(i64::MAX);
+            horizon.max(now.saturating_sub(trailing))
+        };
+        Ok(self.store.revoked_since(since).await?)
     }
 
     /// A subscriber's feed: first every recently revoked session (possibly none), then
@@ -48,9 +61,12 @@ impl UamService {
             // Sessions already sent that are still within the horizon.
             let mut sent: HashSet<String> = HashSet::new();
             let mut first = true;
+            let mut reads: u64 = 0;
             loop {
                 changes.borrow_and_update();
-                let rows = match svc.revoked_sessions().await {
+                let full = reads.is_multiple_of(FULL_SWEEP_EVERY);
+                reads = reads.wrapping_add(1);
+                let rows = match svc.revoked_sessions(full).await {
                     Ok(rows) => rows,
                     Err(e) => {
                         let _ = tx.send(Err(e)).await;
@@ -65,8 +81,12 @@ impl UamService {
                         fresh.push(r);
                     }
                 }
-                // What fell out of the horizon cannot come back.
-                sent = within;
+                if full {
+                    // What fell out of the horizon cannot come back.
+                    sent = within;
+                } else {
+                    sent.extend(within);
+                }
                 if (first || !fresh.is_empty()) && tx.send(Ok(fresh)).await.is_err() {
                     return;
                 }
