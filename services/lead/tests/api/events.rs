@@ -239,6 +239,14 @@ async fn consume(store: &Store, cursor: i64) -> Vec<lms_lead::store::EventRow> {
     store.events_after(cursor, &[], 100).await.unwrap()
 }
 
+/// (position, lead id) of each event, in order.
+fn positions(events: &[lms_lead::store::EventRow]) -> Vec<(i64, &str)> {
+    events
+        .iter()
+        .map(|e| (e.position.unwrap(), e.lead_id.as_str()))
+        .collect()
+}
+
 /// Consumer passes until `n` events after `cursor` are there (never more). On PostgreSQL
 /// the sequencer also waits for writing transactions of other tests on the same server
 /// (each `CREATE DATABASE` is one), so one pass may find less than is committed.
@@ -328,13 +336,7 @@ async fn an_event_that_commits_late_is_not_skipped() {
         t3.rollback().await.unwrap();
         committed(&store, "third").await;
         let tail = consume_n(&store, cursor, 1).await;
-        assert_eq!(
-            tail.iter()
-                .map(|e| (e.position.unwrap(), e.lead_id.as_str()))
-                .collect::<Vec<_>>(),
-            [(3, "third")],
-            "{backend:?}"
-        );
+        assert_eq!(positions(&tail), [(3, "third")], "{backend:?}");
         assert_eq!(store.sequence().await.unwrap(), 0);
     }
 }
@@ -382,12 +384,7 @@ async fn events_are_numbered_again_after_a_logical_restore() {
     assert_eq!(lms_lead::repair_event_positions(&conn).await.unwrap(), None);
     committed(&store, "d").await;
     let rest = consume_n(&store, 1, 3).await;
-    assert_eq!(
-        rest.iter()
-            .map(|e| (e.position.unwrap(), e.lead_id.as_str()))
-            .collect::<Vec<_>>(),
-        [(2, "b"), (3, "c"), (4, "d")]
-    );
+    assert_eq!(positions(&rest), [(2, "b"), (3, "c"), (4, "d")]);
     // Copied events can also sit behind an unremarkable watermark: one committed here,
     // then given a transaction id from the future, as a restore would leave it.
     committed(&store, "e").await;
@@ -406,11 +403,6 @@ async fn events_are_numbered_again_after_a_logical_restore() {
     );
     committed(&store, "f").await;
     let rest = consume_n(&store, 4, 2).await;
-    assert_eq!(
-        rest.iter()
-            .map(|e| (e.position.unwrap(), e.lead_id.as_str()))
-            .collect::<Vec<_>>(),
-        [(5, "e"), (6, "f")]
-    );
+    assert_eq!(positions(&rest), [(5, "e"), (6, "f")]);
     assert_eq!(store.sequence().await.unwrap(), 0);
 }
