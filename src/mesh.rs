@@ -239,6 +239,7 @@ pub async fn start(
         report: url_of(Part::Report, &cfg.mesh.peers.report)?,
     };
     let peers = Peers::connect(&urls)?;
+    let (stop, stop_rx) = watch::channel(false);
     let rt = Runtime::new(
         clock,
         key,
@@ -246,8 +247,8 @@ pub async fn start(
         cfg.data_dir.clone(),
         embedded,
         cfg.server.clone(),
+        stop_rx.clone(),
     );
-    let (stop, stop_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
     let mut bound = Bound::default();
     for (part, listener) in listeners {

@@ -1,15 +1,16 @@
-//! SIGTERM: the process drains and exits, even with streams open that never end on their
-//! own (every service follows uam's revoked-session feed).
+//! SIGTERM: the process drains and exits. Every service follows uam's revoked-session
+//! feed, a stream that never ends on its own; on shutdown it ends, so the drain does not
+//! have to wait out the grace period.
 
 use crate::support::System;
 use lms_testkit::Backend;
 use std::time::{Duration, Instant};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_ends_the_process_within_the_grace_period() {
+async fn sigterm_ends_the_process_well_within_the_grace_period() {
     let mut sys = System::start_with_env(
         Backend::Sqlite,
-        &[("LMS_SERVER__SHUTDOWN_GRACE_MS", "1500")],
+        &[("LMS_SERVER__SHUTDOWN_GRACE_MS", "30000")],
     )
     .await;
     // The system works, and the services' revocation feeds are open.
@@ -17,12 +18,10 @@ async fn sigterm_ends_the_process_within_the_grace_period() {
     assert!(!token.is_empty());
     let asked = Instant::now();
     let status = sys
-        .terminate(Duration::from_secs(10))
-        .expect("lms serve still running 10 s after SIGTERM");
+        .terminate(Duration::from_secs(40))
+        .expect("lms serve still running 40 s after SIGTERM");
     let took = asked.elapsed();
     assert!(status.success(), "exit status {status}");
-    // The feeds never end on their own: the process waited out the grace period for them
-    // (a shutdown that cut everything at once would be faster), and no longer.
-    assert!(took >= Duration::from_millis(1_400), "took {took:?}");
-    assert!(took < Duration::from_secs(6), "took {took:?}");
+    // Streams that outlived shutdown would hold the drain for the whole 30 s.
+    assert!(took < Duration::from_secs(10), "took {took:?}");
 }

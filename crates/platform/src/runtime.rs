@@ -75,6 +75,8 @@ pub struct Runtime {
     pub embedded: bool,
     /// Server limits.
     pub limits: ServerLimits,
+    /// Turns true when the host begins to shut down (see [`Runtime::stopped`]).
+    pub stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 impl Runtime {
@@ -86,6 +88,7 @@ impl Runtime {
         data_dir: PathBuf,
         embedded: bool,
         limits: ServerLimits,
+        stopping: tokio::sync::watch::Receiver<bool>,
     ) -> Self {
         let verifier = JwtVerifier::new(UamKeySource::new(peers.uam.clone()));
         verifier.watch_revocations(mesh(peers.uam.clone(), &mesh_key));
@@ -97,6 +100,24 @@ impl Runtime {
             data_dir,
             embedded,
             limits,
+            stopping,
+        }
+    }
+
+    /// Resolves when the host begins to shut down; never, if the host dropped its sender
+    /// without saying so. Streams that never end on their own (the revoked-session feed,
+    /// a followed event stream) end on it, so the graceful drain need not wait them out.
+    pub fn stopped(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut rx = self.stopping.clone();
+        async move {
+            loop {
+                if *rx.borrow_and_update() {
+                    return;
+                }
+                if rx.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
         }
     }
 

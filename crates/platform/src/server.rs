@@ -20,9 +20,9 @@ pub struct ServerLimits {
     pub request_timeout_ms: u64,
     /// Concurrent requests per connection; excess is shed with RESOURCE_EXHAUSTED.
     pub concurrency_per_connection: usize,
-    /// On shutdown, how long open requests may finish, in milliseconds. Streams that never
-    /// end on their own (a followed `StreamEvents`, the revoked-session feed between
-    /// services) are cut when it is over.
+    /// On shutdown, how long open requests may finish, in milliseconds; connections still
+    /// open then (say, a client following `StreamEvents`) are cut. The revoked-session
+    /// feeds between services end as shutdown begins.
     pub shutdown_grace_ms: u64,
 }
 

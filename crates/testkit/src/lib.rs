@@ -183,6 +183,9 @@ pub fn runtime(urls: PeerUrls, clock: SharedClock, data_dir: PathBuf) -> anyhow:
         data_dir,
         true,
         ServerLimits::default(),
+        // Test servers stop by being dropped: the sender goes at once, which means
+        // "never stopping".
+        tokio::sync::watch::channel(false).1,
     ))
 }
 

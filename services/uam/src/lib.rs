@@ -55,8 +55,11 @@ pub async fn build(cfg: &Config, db: Db, rt: &Runtime) -> anyhow::Result<tonic::
     let warm = svc.clone();
     tokio::spawn(async move { warm.warm_up().await });
     Ok(
-        tonic::service::Routes::new(AuthServiceServer::new(grpc::UamAuthGrpc::new(svc.clone())))
-            .add_service(UserServiceServer::new(grpc::UamUserGrpc::new(svc))),
+        tonic::service::Routes::new(AuthServiceServer::new(grpc::UamAuthGrpc::new(
+            svc.clone(),
+            rt.stopped(),
+        )))
+        .add_service(UserServiceServer::new(grpc::UamUserGrpc::new(svc))),
     )
 }
 

@@ -15,12 +15,21 @@ use tonic::{Request, Response, Status};
 #[derive(Clone)]
 pub struct UamAuthGrpc {
     svc: Arc<UamService>,
+    /// Ends the revoked-session feeds when the host shuts down.
+    stopped: futures::future::Shared<futures::future::BoxFuture<'static, ()>>,
 }
 
 impl UamAuthGrpc {
-    /// Wraps the service.
-    pub fn new(svc: Arc<UamService>) -> Self {
-        Self { svc }
+    /// Wraps the service; `stopped` resolves when the host begins to shut down.
+    pub fn new(
+        svc: Arc<UamService>,
+        stopped: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Self {
+        use futures::FutureExt;
+        Self {
+            svc,
+            stopped: stopped.boxed().shared(),
+        }
     }
 
     fn client_ip<T>(&self, req: &Request<T>) -> IpAddr {
@@ -193,7 +202,12 @@ impl AuthService for UamAuthGrpc {
     ) -> Result<Response<Self::WatchRevokedSessionsStream>, Status> {
         use tokio_stream::StreamExt;
         let rx = self.svc.revocation_feed();
-        let stream = tokio_stream::wrappers::ReceiverStream::new(rx).map(|batch| {
+        // The feed never ends on its own; on shutdown it ends, so the drain can finish.
+        let stream = futures::StreamExt::take_until(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+            self.stopped.clone(),
+        )
+        .map(|batch| {
             batch
                 .map(|rows| pb::WatchRevokedSessionsResponse {
                     sessions: rows.into_iter().map(revoked_to_proto).collect(),
