@@ -9,7 +9,7 @@ mod leads;
 mod sql;
 pub mod submit;
 
-pub use events::{EventRow, NewEvent, SEQUENCE_BATCH};
+pub use events::{EventRow, NewEvent, SEQUENCE_BATCH, SEQUENCER_STATE};
 pub use leads::{ListQuery, SortKey};
 pub use submit::{Conflict, Counter, NewSubmission};
 

@@ -161,13 +161,19 @@ pub(crate) async fn insert_events(
 
 /// The sequencer's state, and whether anything carries a transaction id this server has
 /// not handed out yet (column 4: 1 or 0), which only a logical copy from another server
-/// can cause: the watermark itself, or an event above the floor (found by the
-/// `lead_events_tx` index).
-const STATE: &str = "SELECT last_position, last_tx, last_id, floor_id, \
+/// can cause: the watermark itself, or an event above the floor. The event probe is a
+/// scalar subquery with `ORDER BY .. LIMIT 1` so it stays one descent of the
+/// `lead_events_tx` index (as `EXISTS` the planner chose a full scan of the table, on
+/// every pass); it skips transaction ids up to `floor_tx`, those of the events a repair
+/// already numbered. A later copy whose events fall below `floor_tx` is still caught by
+/// the watermark once the sequencer has numbered any of them.
+pub const SEQUENCER_STATE: &str = "SELECT last_position, last_tx, last_id, floor_id, \
      CAST(CASE WHEN last_tx >= pg_snapshot_xmax(pg_current_snapshot())::text::bigint \
-          OR EXISTS (SELECT 1 FROM lead_events \
-                     WHERE tx_id >= pg_snapshot_xmax(pg_current_snapshot())::text::bigint \
-                       AND id > floor_id) \
+          OR (SELECT tx_id FROM lead_events \
+              WHERE tx_id >= GREATEST(pg_snapshot_xmax(pg_current_snapshot())::text::bigint, \
+                                      floor_tx + 1) \
+                AND id > floor_id \
+              ORDER BY tx_id LIMIT 1) IS NOT NULL \
           THEN 1 ELSE 0 END AS BIGINT) \
      FROM event_sequencer WHERE id = 1";
 
@@ -204,7 +210,7 @@ impl Store {
         // The state is read by a statement of its own: its snapshot is taken after the
         // lock was granted, so it sees what the previous holder committed (read in the
         // locking statement, it could be older than the lock and collide on positions).
-        let state = sqlx::query(STATE).fetch_one(&mut **tx).await?;
+        let state = sqlx::query(SEQUENCER_STATE).fetch_one(&mut **tx).await?;
         let (last_position, last_tx, last_id, floor_id, foreign): (i64, i64, i64, i64, i64) = (
             state.try_get(0)?,
             state.try_get(1)?,
@@ -281,7 +287,10 @@ impl Store {
         sqlx::query("LOCK TABLE lead_events IN EXCLUSIVE MODE")
             .execute(&mut **tx)
             .await?;
-        let foreign: i64 = sqlx::query(STATE).fetch_one(&mut **tx).await?.try_get(4)?;
+        let foreign: i64 = sqlx::query(SEQUENCER_STATE)
+            .fetch_one(&mut **tx)
+            .await?
+            .try_get(4)?;
         if foreign == 0 {
             w.rollback().await?;
             return Ok(None);
@@ -300,7 +309,8 @@ impl Store {
             "UPDATE event_sequencer SET \
              last_position = (SELECT COALESCE(MAX(position), 0) FROM event_positions), \
              last_tx = 0, last_id = (SELECT COALESCE(MAX(id), 0) FROM lead_events), \
-             floor_id = (SELECT COALESCE(MAX(id), 0) FROM lead_events) \
+             floor_id = (SELECT COALESCE(MAX(id), 0) FROM lead_events), \
+             floor_tx = (SELECT COALESCE(MAX(tx_id), 0) FROM lead_events) \
              WHERE id = 1",
         )
         .execute(&mut **tx)

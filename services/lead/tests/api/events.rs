@@ -386,10 +386,11 @@ async fn events_are_numbered_again_after_a_logical_restore() {
     let rest = consume_n(&store, 1, 3).await;
     assert_eq!(positions(&rest), [(2, "b"), (3, "c"), (4, "d")]);
     // Copied events can also sit behind an unremarkable watermark: one committed here,
-    // then given a transaction id from the future, as a restore would leave it.
+    // then given a transaction id from the future, as a second restore (from a server
+    // further ahead still) would leave it.
     committed(&store, "e").await;
     sqlx::query("UPDATE lead_events SET tx_id = $1 WHERE lead_id = 'e'")
-        .bind(old_server)
+        .bind(2 * old_server)
         .execute(&conn.pool)
         .await
         .unwrap();
@@ -405,4 +406,62 @@ async fn events_are_numbered_again_after_a_logical_restore() {
     let rest = consume_n(&store, 4, 2).await;
     assert_eq!(positions(&rest), [(5, "e"), (6, "f")]);
     assert_eq!(store.sequence().await.unwrap(), 0);
+}
+
+/// The sequencer's state query runs on every pass (every few milliseconds under load): its
+/// check for copied events must stay one index probe however large the event table is,
+/// also after a repair left copied events with transaction ids ahead of this server's.
+#[tokio::test]
+async fn the_sequencer_state_check_probes_the_index_instead_of_scanning_events() {
+    if !lms_testkit::backends().contains(&Backend::Postgres) {
+        return;
+    }
+    let db = TestDb::new(Backend::Postgres).await.unwrap();
+    let conn = db.connect("lead").await.unwrap();
+    lms_lead::migrate(&conn).await.unwrap();
+    let store = Store::new(conn.clone());
+    // 20,000 events, the first half from an old server (far ahead) and repaired.
+    let insert = "INSERT INTO lead_events (event_id, lead_id, event_type, payload, changes, \
+                  actor, lead_version, created_at, tx_id) \
+                  SELECT 'e' || g || '-' || $1, 'l' || g, 'LEAD_CREATED', '{}', '[]', '', 1, 0, $2 + g \
+                  FROM generate_series(1, 10000) g";
+    sqlx::query(insert)
+        .bind("old")
+        .bind(9_000_000_000_000_i64)
+        .execute(&conn.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        lms_lead::repair_event_positions(&conn).await.unwrap(),
+        Some(10_000)
+    );
+    sqlx::query(insert)
+        .bind("new")
+        .bind(0_i64)
+        .execute(&conn.pool)
+        .await
+        .unwrap();
+    sqlx::query("ANALYZE lead_events")
+        .execute(&conn.pool)
+        .await
+        .unwrap();
+    let plan: Vec<String> =
+        sqlx::query_scalar(&format!("EXPLAIN {}", lms_lead::store::SEQUENCER_STATE))
+            .fetch_all(&conn.pool)
+            .await
+            .unwrap();
+    let plan = plan.join("\n");
+    assert!(
+        !plan.contains("Seq Scan on lead_events") && plan.contains("lead_events_tx"),
+        "{plan}"
+    );
+    let foreign: i64 = sqlx::query_scalar(&format!(
+        "SELECT foreign_ FROM ({}) AS s(p, t, i, f, foreign_)",
+        lms_lead::store::SEQUENCER_STATE
+    ))
+    .fetch_one(&conn.pool)
+    .await
+    .unwrap();
+    assert_eq!(foreign, 0, "the repaired copy is not reported again");
+    assert!(store.sequence().await.is_ok());
 }
