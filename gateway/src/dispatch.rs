@@ -39,6 +39,8 @@ pub fn build(
             (tonic::service::Routes::default(), None)
         }
     };
+    // One copy of the channels, shared by every clone of the services below.
+    let up = std::sync::Arc::new(up);
     let grpc = GrpcDispatch::new(local, up.clone());
     let front = Front {
         grpc_web: tonic_web::GrpcWebLayer::new().layer(grpc.clone()),

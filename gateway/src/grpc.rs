@@ -16,6 +16,7 @@ use crate::client_ip::{ClientIp, FORWARDED_FOR};
 use futures::future::BoxFuture;
 use http::{HeaderValue, Request, Response, Version};
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use tonic::body::Body;
 use tonic::service::Routes;
@@ -60,12 +61,12 @@ pub fn local_routes() -> anyhow::Result<(Routes, tonic_health::server::HealthRep
 #[derive(Clone)]
 pub struct GrpcDispatch {
     local: Routes,
-    up: Upstreams,
+    up: Arc<Upstreams>,
 }
 
 impl GrpcDispatch {
     /// Creates the dispatcher.
-    pub fn new(local: Routes, up: Upstreams) -> Self {
+    pub fn new(local: Routes, up: Arc<Upstreams>) -> Self {
         Self { local, up }
     }
 

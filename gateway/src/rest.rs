@@ -12,12 +12,13 @@ use crate::error::RestError;
 use axum::Router;
 use axum::routing::{MethodFilter, MethodRouter, on};
 use http::Method;
+use std::sync::Arc;
 
 /// What REST handlers share.
 #[derive(Clone)]
 pub struct AppState {
-    /// Channels to the services.
-    pub up: Upstreams,
+    /// Channels to the services (shared: axum clones the state for every request).
+    pub up: Arc<Upstreams>,
     /// Largest JSON body, in bytes.
     pub max_body_bytes: usize,
 }

@@ -138,6 +138,14 @@ async fn run_on(
             csv: args.submit.csv.clone(),
         };
         let baseline = raw::Baseline::open(&raw_url, &raw_args).await?;
+        // The baseline warms up as the gateway does (connections, prepared statement,
+        // caches), with lead numbers after those of the timed phases.
+        if args.submit.warmup > 0 {
+            let w = baseline
+                .phase(args.submit.requests, args.submit.warmup)
+                .await?;
+            eprintln!("raw warm-up\n{w}");
+        }
         let mut sub_args = args.submit.clone();
         sub_args.admin_password = Some(password.clone());
         sub_args.server_pid = child.id();

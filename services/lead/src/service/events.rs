@@ -14,8 +14,11 @@ use tokio::sync::{Notify, mpsc};
 /// Events sent per read of a follower.
 const STREAM_BATCH: i64 = 500;
 /// How long the sequencer waits after a poke, so commits arriving together are numbered
-/// in one pass.
-const COALESCE: Duration = Duration::from_millis(10);
+/// in one pass. A pass costs five round trips on PostgreSQL (begin, lock, state, number,
+/// commit): at 10 ms, under load, passes were ~8% of the lead service's statements; at
+/// 50 ms they are under 2%, and an event still reaches followers within ~50 ms of its
+/// commit (consumers are notifications and webhooks, not a request's answer).
+const COALESCE: Duration = Duration::from_millis(50);
 /// A lasting sequencer failure is logged at most this often.
 const WARN_EVERY: Duration = Duration::from_secs(60);
 /// How often the janitor runs.
