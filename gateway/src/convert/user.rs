@@ -100,6 +100,12 @@ pub fn update_user_request(id: String, f: &mut Fields) -> pb::UpdateUserRequest 
             f.fail(path, "is not writable here (writable: roles, enabled)");
         }
     }
+    if paths.is_empty() {
+        for field in ["roles", "enabled"] {
+            let path = f.path(field);
+            f.fail(path, "set roles and/or enabled: the body changes nothing");
+        }
+    }
     pb::UpdateUserRequest {
         user: Some(user),
         update_mask: Some(prost_types::FieldMask { paths }),

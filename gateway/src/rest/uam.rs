@@ -281,7 +281,17 @@ pub async fn update_user(
     f.finish()?;
     let res = users(&s)
         .update_user(caller.request(req))
-        .await?
+        .await
+        .map_err(|status| {
+            // uam names fields of its `user` message (`user.roles`); the body's are bare.
+            let mut e = RestError::from(status);
+            for v in &mut e.0.violations {
+                if let Some(bare) = v.field.strip_prefix("user.") {
+                    v.field = bare.to_string();
+                }
+            }
+            e
+        })?
         .into_inner();
     user_of(res.user)
 }

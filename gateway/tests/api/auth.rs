@@ -208,11 +208,13 @@ async fn register_list_and_administer_users() {
         both.sort();
         assert_eq!(both, ["maria", "root"]);
 
-        // Managers may list but not administer.
+        // Managers may neither list nor administer users.
         let maria_token = s.login("maria").await["accessToken"]
             .as_str()
             .unwrap()
             .to_string();
+        let (status, body) = call(s.authed(Method::GET, "/uam/api/users", &maria_token)).await;
+        assert_error(status, &body, 403, "PERMISSION_DENIED", &[]);
         let path = format!("/uam/api/users/{maria}");
         let (status, body) = call(
             s.authed(Method::PUT, &path, &maria_token)
@@ -227,6 +229,22 @@ async fn register_list_and_administer_users() {
         )
         .await;
         assert_error(status, &body, 400, "INVALID_ARGUMENT", &["username"]);
+        // Violations name the body's fields, not the gRPC message's.
+        let (status, body) = call(s.authed(Method::PUT, &path, &admin).json(&json!({}))).await;
+        assert_error(
+            status,
+            &body,
+            400,
+            "INVALID_ARGUMENT",
+            &["roles", "enabled"],
+        );
+        let (status, body) = call(
+            s.authed(Method::PUT, &path, &admin)
+                .json(&json!({"roles": []})),
+        )
+        .await;
+        assert_eq!(body["violations"][0]["field"], "roles", "{body}");
+        assert_eq!(status, 400);
 
         let (status, user) = call(
             s.authed(Method::PUT, &path, &admin)

@@ -293,7 +293,7 @@ pub fn product_body(code: &str) -> Value {
             "priorityBands": [{"minScore": 50, "priority": "HIGH"}, {"minScore": 25, "priority": "MEDIUM"}],
             "defaultPriority": "LOW"
         },
-        "settings": {"captchaMode": "NONE", "allowedOrigins": ["https://shop.example.com"], "duplicatePolicy": "ALLOW"},
+        "settings": {"captchaMode": "NONE", "allowedOrigins": ["https://shop.example.com", ALLOWED_ORIGIN], "duplicatePolicy": "ALLOW"},
         "styling": {"primaryColor": "#0055aa"}
     })
 }

@@ -1,7 +1,7 @@
 //! config through the REST front: product JSON in and out, versions, conflicts, errors
 //! named by field, and the public render package.
 
-use crate::helpers::{Stack, assert_error, call, product_body};
+use crate::helpers::{ALLOWED_ORIGIN, Stack, assert_error, call, product_body};
 use lms_platform::auth::Role;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -59,7 +59,7 @@ async fn products_round_trip_version_and_render() {
         assert_eq!(p["settings"]["duplicatePolicy"], "ALLOW");
         assert_eq!(
             p["settings"]["allowedOrigins"],
-            json!(["https://shop.example.com"])
+            json!(["https://shop.example.com", ALLOWED_ORIGIN])
         );
         assert_eq!(p["version"], 1);
         let hash = p["configHash"].as_str().unwrap().to_string();

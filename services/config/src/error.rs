@@ -27,6 +27,9 @@ pub enum ConfigError {
     /// The product exists but not this version or hash.
     #[error("product {0} has no such version")]
     VersionNotFound(String),
+    /// The request's `Origin` is not among the product's allowed origins.
+    #[error("origin not allowed for product {0}")]
+    OriginNotAllowed(String),
     /// A form token failed verification.
     #[error(transparent)]
     FormToken(#[from] TokenError),
@@ -79,6 +82,11 @@ impl From<ConfigError> for ApiError {
             ConfigError::VersionNotFound(code) => ApiError::not_found(
                 "PRODUCT_VERSION_NOT_FOUND",
                 format!("product {code} has no such version"),
+            ),
+            ConfigError::OriginNotAllowed(_) => ApiError::new(
+                Code::PermissionDenied,
+                "ORIGIN_NOT_ALLOWED",
+                "this form may not be embedded on this site (the product's allowed origins)",
             ),
             ConfigError::FormToken(TokenError::Invalid) => ApiError::new(
                 Code::Unauthenticated,

@@ -167,9 +167,13 @@ impl ProductService for ProductGrpc {
         &self,
         request: Request<pb::GetRenderPackageRequest>,
     ) -> Result<Response<pb::GetRenderPackageResponse>, Status> {
+        let origin = request
+            .metadata()
+            .get("origin")
+            .and_then(|v| v.to_str().ok());
         let package = self
             .products
-            .render_package(&request.get_ref().product_code)
+            .render_package(&request.get_ref().product_code, origin)
             .await
             .map_err(ApiError::from)?;
         Ok(Response::new(convert::render_package(package)))

@@ -207,10 +207,26 @@ impl Products {
         }
     }
 
-    /// The public render package of the latest version, with a fresh form token.
+    /// The public render package of the latest version, with a fresh form token, for a page
+    /// of `origin` (the browser's `Origin` header; absent for server-side fetches, which no
+    /// header can restrict). Refused when the product lists its allowed origins and this
+    /// is not one of them.
     #[tracing::instrument(skip_all, fields(product_code = %code))]
-    pub async fn render_package(&self, code: &str) -> Result<RenderPackage, ConfigError> {
+    pub async fn render_package(
+        &self,
+        code: &str,
+        origin: Option<&str>,
+    ) -> Result<RenderPackage, ConfigError> {
         let p = self.get(code).await?;
+        let allowed = &p.content.settings.allowed_origins;
+        if let Some(o) = origin
+            && !allowed.is_empty()
+            && !allowed
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case(o.trim_end_matches('/')))
+        {
+            return Err(ConfigError::OriginNotAllowed(code.to_string()));
+        }
         let now = self.clock.now();
         let mut nonce = [0u8; 16];
         rand::thread_rng().fill_bytes(&mut nonce);

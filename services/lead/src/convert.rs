@@ -188,6 +188,7 @@ pub fn product_version(p: &cfg::Product) -> Result<ProductVersion, String> {
         form,
         rules,
         captcha_none,
+        allowed_origins: settings.allowed_origins.clone(),
         duplicate_policy,
         duplicate_key_fields: settings.duplicate_key_fields,
         duplicate_window_hours: match settings.duplicate_window_hours {

@@ -24,15 +24,21 @@ pub enum LeadError {
         /// The limit in bytes.
         limit: usize,
     },
-    /// No version of the product has this config hash (or no such product).
+    /// No version of the product has this config hash.
     #[error("unknown config hash")]
     ConfigHashUnknown,
+    /// No product has this code.
+    #[error("unknown product")]
+    ProductNotFound,
     /// The form token is missing, forged, for another product/version/hash, or used.
     #[error("invalid form signature")]
     InvalidFormSignature,
     /// The form token has expired.
     #[error("expired form signature")]
     FormSignatureExpired,
+    /// The request's `Origin` is not among the product's allowed origins.
+    #[error("origin not allowed")]
+    OriginNotAllowed,
     /// The product needs a captcha mode this release does not verify (fail closed).
     #[error("captcha mode not supported")]
     CaptchaUnsupported,
@@ -117,12 +123,26 @@ impl From<LeadError> for ApiError {
                     "matches no version of this product",
                 )],
             ),
-            LeadError::InvalidFormSignature => {
-                ApiError::new(Code::Unauthenticated, "INVALID_FORM_SIGNATURE", BAD_TOKEN)
-            }
-            LeadError::FormSignatureExpired => {
-                ApiError::new(Code::Unauthenticated, "FORM_SIGNATURE_EXPIRED", BAD_TOKEN)
-            }
+            LeadError::ProductNotFound => ApiError {
+                violations: vec![Violation::new("productCode", "no such product")],
+                ..ApiError::not_found("PRODUCT_NOT_FOUND", "no product has this productCode")
+            },
+            LeadError::InvalidFormSignature => ApiError {
+                violations: vec![Violation::new(
+                    "signature",
+                    "is missing, not ours, for another form, or already used",
+                )],
+                ..ApiError::new(Code::Unauthenticated, "INVALID_FORM_SIGNATURE", BAD_TOKEN)
+            },
+            LeadError::FormSignatureExpired => ApiError {
+                violations: vec![Violation::new("signature", "has expired")],
+                ..ApiError::new(Code::Unauthenticated, "FORM_SIGNATURE_EXPIRED", BAD_TOKEN)
+            },
+            LeadError::OriginNotAllowed => ApiError::new(
+                Code::PermissionDenied,
+                "ORIGIN_NOT_ALLOWED",
+                "this form may not be submitted from this site (the product's allowed origins)",
+            ),
             LeadError::CaptchaUnsupported => ApiError::new(
                 Code::FailedPrecondition,
                 "CAPTCHA_UNSUPPORTED",

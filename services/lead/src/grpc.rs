@@ -114,6 +114,11 @@ impl LeadApi for LeadGrpc {
             .get(IDEMPOTENCY_HEADER)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
+        let origin = request
+            .metadata()
+            .get("origin")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let r = request.into_inner();
         let form_bytes = r.form_data.as_ref().map_or(0, Message::encoded_len);
         let channel = convert::channel(r.lead_channel, "leadChannel")?.unwrap_or(Channel::Form);
@@ -128,6 +133,7 @@ impl LeadApi for LeadGrpc {
                 captcha_token: r.captcha_response.map(|c| c.token).unwrap_or_default(),
                 channel,
                 idempotency_key: non_empty(r.idempotency_key).or(header_key.and_then(non_empty)),
+                origin,
             })
             .await?;
         Ok(Response::new(pb::SubmitLeadResponse {

@@ -117,6 +117,12 @@ impl Peers {
             .await;
         let product = match res {
             Ok(r) => r.into_inner().product.ok_or(LeadError::ConfigHashUnknown)?,
+            Err(s)
+                if s.code() == Code::NotFound
+                    && ApiError::from_status(&s).reason == "PRODUCT_NOT_FOUND" =>
+            {
+                return Err(LeadError::ProductNotFound);
+            }
             Err(s) if matches!(s.code(), Code::NotFound | Code::InvalidArgument) => {
                 return Err(LeadError::ConfigHashUnknown);
             }

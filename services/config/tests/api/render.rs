@@ -198,3 +198,33 @@ async fn an_update_shows_at_once_and_captcha_none_is_disabled() {
         assert_eq!(seen.version, 2);
     }
 }
+
+/// A product's allowed origins restrict which pages may fetch its form: a browser's
+/// `Origin` outside the list is refused; a server-side fetch (no `Origin`) is not.
+#[tokio::test]
+async fn render_package_honours_the_products_allowed_origins() {
+    for backend in lms_testkit::backends() {
+        let app = App::spawn(backend).await;
+        create(&app, "LOAN", &private_content()).await;
+        let fetch = |origin: Option<&'static str>| {
+            let mut c = app.anonymous();
+            async move {
+                let mut req = tonic::Request::new(pb::GetRenderPackageRequest {
+                    product_code: "LOAN".into(),
+                });
+                if let Some(o) = origin {
+                    req.metadata_mut().insert("origin", o.parse().unwrap());
+                }
+                c.get_render_package(req).await
+            }
+        };
+        let e = fetch(Some("https://evil.example")).await.unwrap_err();
+        assert_eq!(
+            (e.code(), reason(&e).as_str()),
+            (Code::PermissionDenied, "ORIGIN_NOT_ALLOWED"),
+            "{backend:?}"
+        );
+        assert!(fetch(Some("https://secret-origin.example")).await.is_ok());
+        assert!(fetch(None).await.is_ok());
+    }
+}

@@ -1,5 +1,6 @@
 //! What a submission needs from one immutable product configuration version: the form
-//! checker, the compiled scoring rules, the captcha mode and the duplicate policy.
+//! checker, the compiled scoring rules, the captcha mode, the allowed origins and the
+//! duplicate policy.
 
 use super::form::FormSpec;
 use lms_scoring::CompiledRules;
@@ -30,10 +31,26 @@ pub struct ProductVersion {
     pub rules: CompiledRules,
     /// True when the product needs no captcha (the only mode verified so far).
     pub captcha_none: bool,
+    /// Origins whose pages may submit the form; empty: any.
+    pub allowed_origins: Vec<String>,
     /// Duplicate policy.
     pub duplicate_policy: DuplicatePolicy,
     /// Fields whose values identify a duplicate.
     pub duplicate_key_fields: Vec<String>,
     /// Window in which duplicates are looked for, in hours.
     pub duplicate_window_hours: i64,
+}
+
+impl ProductVersion {
+    /// Whether a submission from a page of `origin` (the browser's `Origin` header; absent
+    /// for server-to-server calls, which no header can restrict) is allowed.
+    pub fn allows_origin(&self, origin: Option<&str>) -> bool {
+        match origin {
+            Some(o) if !self.allowed_origins.is_empty() => self
+                .allowed_origins
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case(o.trim_end_matches('/'))),
+            _ => true,
+        }
+    }
 }

@@ -1,5 +1,5 @@
 //! The public submission. Checks run cheapest first and nothing is written until all
-//! pass: limits, product version (cached), form token, captcha, form (schema, unknown
+//! pass: limits, product version (cached), origin, form token, captcha, form (schema, unknown
 //! fields, dictionaries, normalisation), idempotency, duplicate policy, scoring,
 //! assignment; then one transaction stores the lead, its event, the consumed nonce and
 //! the idempotency record.
@@ -45,6 +45,8 @@ pub struct SubmitRequest {
     pub channel: Channel,
     /// Idempotency key.
     pub idempotency_key: Option<String>,
+    /// The browser's `Origin` header, when there was one.
+    pub origin: Option<String>,
 }
 
 impl SubmitRequest {
@@ -78,6 +80,9 @@ impl LeadService {
             .catalog
             .get(&self.peers, &req.product_code, &req.config_hash)
             .await?;
+        if !product.allows_origin(req.origin.as_deref()) {
+            return Err(LeadError::OriginNotAllowed);
+        }
         if req.signature.is_empty() || req.signature.len() > MAX_SIGNATURE {
             return Err(LeadError::InvalidFormSignature);
         }

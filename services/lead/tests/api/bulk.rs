@@ -1,5 +1,5 @@
-//! Bulk updates: 500 at once, limits, per-id errors for foreign ids and closed leads, and
-//! all-or-nothing on a database failure.
+//! Bulk updates: 500 at once, limits, per-id errors for foreign ids and closed leads,
+//! agents limited to their own leads, and all-or-nothing on a database failure.
 
 use crate::helpers::*;
 use futures::StreamExt;
@@ -66,13 +66,6 @@ async fn bulk_updates_500_and_reports_per_id_failures() {
             .await
             .unwrap_err();
         assert_eq!(fields(&e), vec!["updates"]);
-        // Agents may not bulk update at all.
-        let e = app
-            .lead_as(&app.agent1)
-            .bulk_update_leads(bulk(vec![ids[0].clone()], to_progress()))
-            .await
-            .unwrap_err();
-        assert_eq!(e.code(), Code::PermissionDenied);
         assert_eq!(app.count("lead_events").await, 500);
 
         // 500 at once.
@@ -177,6 +170,78 @@ async fn bulk_updates_500_and_reports_per_id_failures() {
         assert_eq!(
             (q.status, q.lead_comment.as_str(), q.version),
             (LeadStatus::Qualified as i32, "batch", 3)
+        );
+    }
+}
+
+#[tokio::test]
+async fn agents_bulk_update_only_their_own_leads() {
+    for backend in lms_testkit::backends() {
+        let app = App::spawn(backend).await;
+        let leads = many(&app, 6).await;
+        let own: Vec<&pb::Lead> = leads
+            .iter()
+            .filter(|l| l.assignee == app.agent1.id)
+            .collect();
+        let other = leads
+            .iter()
+            .find(|l| l.assignee != app.agent1.id)
+            .expect("round robin spreads leads over both agents");
+        assert!(own.len() >= 2, "{backend:?}");
+        let agent = app.lead_as(&app.agent1);
+        // Another agent's lead is reported as not found (as a single GET would say);
+        // the agent's own leads change.
+        let r = agent
+            .clone()
+            .bulk_update_leads(bulk(
+                vec![own[0].id.clone(), other.id.clone(), own[1].lead_uid.clone()],
+                to_progress(),
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(
+            (r.total_requested, r.total_updated, r.total_failed),
+            (3, 2, 1),
+            "{backend:?}"
+        );
+        assert_eq!(r.failed_lead_ids, vec![other.id.clone()]);
+        assert_eq!(r.errors[0].reason, "LEAD_NOT_FOUND");
+        // Reassigning is not an agent's to do: refused per id, nothing changes.
+        let r = agent
+            .clone()
+            .bulk_update_leads(bulk(
+                vec![own[0].id.clone()],
+                pb::LeadChanges {
+                    assignee: Some(app.agent2.id.clone()),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(r.errors[0].reason, "ASSIGNMENT_NOT_ALLOWED");
+        let mgr = app.lead_as(&app.manager);
+        let status = |id: String| {
+            let mut c = mgr.clone();
+            async move {
+                let l = c
+                    .get_lead(pb::GetLeadRequest { id })
+                    .await
+                    .unwrap()
+                    .into_inner()
+                    .lead
+                    .unwrap();
+                (l.status, l.assignee)
+            }
+        };
+        assert_eq!(
+            status(own[0].id.clone()).await,
+            (LeadStatus::InProgress as i32, app.agent1.id.clone())
+        );
+        assert_eq!(
+            status(other.id.clone()).await,
+            (LeadStatus::New as i32, other.assignee.clone())
         );
     }
 }

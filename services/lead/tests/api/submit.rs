@@ -152,6 +152,7 @@ async fn bad_input_gets_a_clear_error_and_writes_nothing() {
         r.signature.replace_range(mid..=mid, swapped);
         let tampered = send(r).await;
         assert_err(&tampered, Code::Unauthenticated, "INVALID_FORM_SIGNATURE");
+        assert_eq!(fields(&tampered), vec!["signature"]);
         // Another product's token, with this product's code and hash.
         let mut r = request(&pkg, &asha(), None);
         r.signature = other.signature.clone();
@@ -170,6 +171,12 @@ async fn bad_input_gets_a_clear_error_and_writes_nothing() {
         let mut r = request(&pkg, &asha(), None);
         r.config_hash = other.config_hash.clone();
         assert_err(&send(r).await, Code::InvalidArgument, "CONFIG_HASH_UNKNOWN");
+        // A product that does not exist is named as such.
+        let mut r = request(&pkg, &asha(), None);
+        r.product_code = "NO_SUCH_PRODUCT".into();
+        let e = send(r).await;
+        assert_err(&e, Code::NotFound, "PRODUCT_NOT_FOUND");
+        assert_eq!(fields(&e), vec!["productCode"]);
         // Unknown field (even though the schema allows additional properties).
         let mut form = asha();
         form["nickname"] = json!("A");
@@ -497,5 +504,41 @@ async fn concurrent_twins_make_one_lead_under_merge_and_suppress() {
         }
         // Every twin's token was consumed exactly once.
         assert_eq!(app.count("form_nonces").await, 24, "{backend:?}");
+    }
+}
+
+/// A product's allowed origins restrict which pages may submit its form: a browser's
+/// `Origin` outside the list is refused before anything else is checked or written; a
+/// server-side submission (no `Origin`) is not restricted.
+#[tokio::test]
+async fn submissions_honour_the_products_allowed_origins() {
+    for backend in lms_testkit::backends() {
+        let app = App::spawn(backend).await;
+        let mut content = loan(30);
+        content["settings"] = json!({"allowedOrigins": ["https://shop.example"]});
+        app.create_product("SHOP", &content).await;
+        let send = |origin: Option<&'static str>, email: &'static str| {
+            let (app, public) = (&app, app.public());
+            async move {
+                let pkg = app.render("SHOP").await;
+                let mut req = tonic::Request::new(request(&pkg, &person(email), None));
+                if let Some(o) = origin {
+                    req.metadata_mut().insert("origin", o.parse().unwrap());
+                }
+                public.clone().submit_lead(req).await
+            }
+        };
+        let e = send(Some("https://evil.example"), "e@example.com")
+            .await
+            .unwrap_err();
+        assert_err(&e, Code::PermissionDenied, "ORIGIN_NOT_ALLOWED");
+        assert_eq!(app.count("leads").await, 0, "{backend:?}");
+        assert!(
+            send(Some("https://shop.example"), "s@example.com")
+                .await
+                .is_ok()
+        );
+        assert!(send(None, "n@example.com").await.is_ok());
+        assert_eq!(app.count("leads").await, 2, "{backend:?}");
     }
 }

@@ -205,6 +205,16 @@ async fn admin_updates_roles_and_enabled_and_agents_may_not() {
             ))
             .await;
         assert_eq!(r.unwrap_err().code(), Code::PermissionDenied);
+        // Managers neither: the user list (e-mail addresses included) is the ADMIN's.
+        app.user("mark", &[Role::Manager]).await;
+        let mt = app.login("mark", PASSWORD).await;
+        let r = users
+            .list_users(bearer(
+                list(pb::Role::Unspecified, false, 0, "", 0),
+                &mt.access_token,
+            ))
+            .await;
+        assert_eq!(r.unwrap_err().code(), Code::PermissionDenied);
 
         let u = users
             .update_user(bearer(
