@@ -50,3 +50,11 @@ pub async fn create_user(cfg: &LmsConfig, input: CreateUser) -> anyhow::Result<S
     })?;
     Ok(user.id)
 }
+
+/// True when uam's database holds an enabled administrator.
+pub async fn has_admin(cfg: &LmsConfig) -> anyhow::Result<bool> {
+    let db = open_db(cfg, Part::Uam).await?;
+    let found = lms_uam::has_admin(&db).await;
+    db.pool.close().await;
+    found
+}

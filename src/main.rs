@@ -182,20 +182,29 @@ async fn serve(cfg: LmsConfig, only: Option<Part>) -> anyhow::Result<()> {
     };
     let data_dir = cfg.data_dir.clone();
     let grace_ms = cfg.server.shutdown_grace_ms;
+    // Kept to look for an administrator once the databases are migrated.
+    let hint_cfg = embedded.then(|| cfg.clone());
     let running = mesh::start(cfg, &parts, embedded, mesh::system_clock()).await?;
     for (name, addr) in &running.bound.services {
         tracing::info!(service = name, %addr, "service ready");
         println!("{name} gRPC listening on {addr}");
     }
+    // Looked up before readiness is announced, so what follows it is settled.
+    let no_admin = match &hint_cfg {
+        Some(c) => !lms::admin::has_admin(c).await.unwrap_or(false),
+        None => false,
+    };
     if let Some(addr) = running.bound.gateway {
         tracing::info!(%addr, "gateway ready: REST, grpc-web and gRPC");
         println!(
             "LMS is running: http://{addr} (data in {})",
             data_dir.display()
         );
-        println!(
-            "First time? Create an administrator:\n  lms admin create-user --username admin --email admin@example.com --role ADMIN   (password on stdin)"
-        );
+        if no_admin {
+            println!(
+                "No administrator yet. Create one:\n  lms admin create-user --username admin --email admin@example.com --role ADMIN   (password on stdin)"
+            );
+        }
     }
     let mut running = running;
     let grace = std::time::Duration::from_millis(grace_ms);

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// The password of the admin every system gets.
@@ -28,6 +29,7 @@ pub struct System {
     pub services: HashMap<String, SocketAddr>,
     /// HTTP client.
     pub http: reqwest::Client,
+    stdout: Arc<Mutex<Vec<String>>>,
     data: tempfile::TempDir,
     env: Vec<(String, String)>,
     _db: TestDb,
@@ -55,38 +57,7 @@ impl System {
             env.push(("LMS_DATABASE__URL".into(), db.url.clone()));
         }
         env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        let mut cmd = Command::new(bin());
-        cmd.arg("serve")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        for (k, v) in &env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().expect("start lms");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut services = HashMap::new();
-        let gateway = loop {
-            let line = rx
-                .recv_timeout(Duration::from_secs(120))
-                .expect("lms serve did not report readiness");
-            if let Some((name, rest)) = line.split_once(" gRPC listening on ") {
-                services.insert(name.to_string(), rest.trim().parse().expect("addr"));
-            }
-            if let Some(rest) = line.strip_prefix("LMS is running: http://") {
-                let addr = rest.split_whitespace().next().expect("addr");
-                break addr.parse::<SocketAddr>().expect("gateway addr");
-            }
-        };
-        // Keep draining stdout so the child never blocks on a full pipe.
-        std::thread::spawn(move || while rx.recv().is_ok() {});
+        let (child, gateway, services, stdout) = spawn_serve(&env);
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
             .pool_max_idle_per_host(64)
@@ -98,6 +69,7 @@ impl System {
             gateway,
             services,
             http,
+            stdout,
             data,
             env,
             _db: db,
@@ -129,6 +101,40 @@ impl System {
             "create-user failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+    }
+
+    /// Waits up to `within` for a stdout line containing `needle`; true when one came.
+    #[allow(dead_code)]
+    pub fn stdout_shows(&self, needle: &str, within: Duration) -> bool {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            if self
+                .stdout
+                .lock()
+                .expect("stdout lines")
+                .iter()
+                .any(|l| l.contains(needle))
+            {
+                return true;
+            }
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Stops the process and starts it again on the same data and database.
+    #[allow(dead_code)]
+    pub fn restart(&mut self) {
+        let status = self.terminate(Duration::from_secs(30));
+        assert!(status.is_some(), "lms serve did not stop for a restart");
+        let (child, gateway, services, stdout) = spawn_serve(&self.env);
+        self.child = child;
+        self.gateway = gateway;
+        self.base = format!("http://{gateway}");
+        self.services = services;
+        self.stdout = stdout;
     }
 
     /// The data folder.
@@ -212,6 +218,52 @@ impl Drop for System {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Starts `lms serve` with `env` and waits for its readiness lines; every stdout line is
+/// kept (the ones after readiness arrive in the background).
+#[allow(clippy::type_complexity)]
+fn spawn_serve(
+    env: &[(String, String)],
+) -> (
+    Child,
+    SocketAddr,
+    HashMap<String, SocketAddr>,
+    Arc<Mutex<Vec<String>>>,
+) {
+    let mut cmd = Command::new(bin());
+    cmd.arg("serve")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("start lms");
+    let stdout = child.stdout.take().expect("stdout");
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let kept = lines.clone();
+    // Keeps draining stdout so the child never blocks on a full pipe.
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            kept.lock().expect("stdout lines").push(line.clone());
+            let _ = tx.send(line);
+        }
+    });
+    let mut services = HashMap::new();
+    let gateway = loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(120))
+            .expect("lms serve did not report readiness");
+        if let Some((name, rest)) = line.split_once(" gRPC listening on ") {
+            services.insert(name.to_string(), rest.trim().parse().expect("addr"));
+        }
+        if let Some(rest) = line.strip_prefix("LMS is running: http://") {
+            let addr = rest.split_whitespace().next().expect("addr");
+            break addr.parse::<SocketAddr>().expect("gateway addr");
+        }
+    };
+    (child, gateway, services, lines)
 }
 
 async fn send(req: reqwest::RequestBuilder) -> (u16, Value) {

@@ -63,6 +63,20 @@ pub async fn build(cfg: &Config, db: Db, rt: &Runtime) -> anyhow::Result<tonic::
     )
 }
 
+/// True when an enabled ADMIN account exists (so `lms serve` knows whether to tell a
+/// first-time operator how to create one).
+pub async fn has_admin(db: &Db) -> anyhow::Result<bool> {
+    let filter = store::ListFilter {
+        role: Some(lms_platform::auth::Role::Admin),
+        enabled_only: true,
+        after: None,
+        offset: 0,
+        limit: 1,
+    };
+    let (_, total) = store::Store::new(db.clone()).list_users(&filter).await?;
+    Ok(total > 0)
+}
+
 /// Creates an account without a caller check (for `lms admin create-user`), with the
 /// same validation, duplicate checks and hashing as Register. Roles default to AGENT.
 pub async fn create_user(db: &Db, clock: &dyn Clock, input: NewUser) -> Result<User, ApiError> {
