@@ -35,6 +35,12 @@ pub struct Config {
     /// How many lead numbers (and round-robin slots) a process reserves at once. Larger
     /// blocks save round trips; a restart leaves at most this many numbers unused.
     pub counter_block: u32,
+    /// Most new leads written together in one transaction (group commit) when
+    /// submissions arrive faster than they are written; 1 writes each on its own.
+    pub write_batch_max: usize,
+    /// How many such transactions may run at once on PostgreSQL (SQLite always has one
+    /// writer).
+    pub write_batch_writers: usize,
 }
 
 impl Default for Config {
@@ -50,7 +56,26 @@ impl Default for Config {
             form_keys_refetch_ms: 5_000,
             form_keys_max_age_secs: 300,
             counter_block: 50,
+            write_batch_max: 64,
+            write_batch_writers: 4,
         }
+    }
+}
+
+impl Config {
+    /// Rejects settings the service cannot run with, naming the key.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            (1..=500).contains(&self.write_batch_max),
+            "lead.write_batch_max must be between 1 and 500, not {}",
+            self.write_batch_max
+        );
+        anyhow::ensure!(
+            (1..=64).contains(&self.write_batch_writers),
+            "lead.write_batch_writers must be between 1 and 64, not {}",
+            self.write_batch_writers
+        );
+        Ok(())
     }
 }
 

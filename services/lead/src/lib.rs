@@ -52,9 +52,12 @@ pub async fn build(
     db: Db,
     rt: &lms_platform::Runtime,
 ) -> anyhow::Result<tonic::service::Routes> {
+    cfg.validate()?;
     let store = store::Store::new(db);
     let svc = Arc::new(service::LeadService::new(
-        store.clone(),
+        store
+            .clone()
+            .with_write_batches(cfg.write_batch_max, cfg.write_batch_writers),
         peers::Peers::new(rt),
         rt.clock.clone(),
         cfg.clone(),

@@ -2,8 +2,10 @@
 //! (see `lms_platform::db`). Where the backends differ for speed or locking (counters,
 //! the one-statement submission, row locks, the sequencer's lock), the branch is here and
 //! nowhere else. Leads are stored with their enums as proto numbers and their JSON parts
-//! as text.
+//! as text. New leads that arrive together are written together (group commit, see
+//! `batch`), each still all or nothing.
 
+mod batch;
 mod events;
 mod leads;
 mod sql;
@@ -34,6 +36,8 @@ pub struct Store {
     /// SQLite allows one writer at a time; writers of this process queue here (in
     /// order) instead of sleeping in SQLite's busy handler. `None` on PostgreSQL.
     gate: Option<Arc<tokio::sync::Mutex<()>>>,
+    /// Where new leads queue for group commit (see [`Store::with_write_batches`]).
+    queue: Option<batch::Queue>,
 }
 
 /// A write transaction (holding the SQLite write gate while it lives).
@@ -59,7 +63,37 @@ impl Store {
     /// Wraps a connected, migrated database.
     pub fn new(db: Db) -> Self {
         let gate = (db.backend == Backend::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(())));
-        Self { db, gate }
+        Self {
+            db,
+            gate,
+            queue: None,
+        }
+    }
+
+    /// This store, with new leads written in batches of at most `max` by `writers`
+    /// concurrent writers (see the `batch` module); `max` 1 writes each on its own. The
+    /// writers run on the current runtime and end when the returned store and all its
+    /// clones are dropped. Only the submission path uses the queue.
+    pub fn with_write_batches(self, max: usize, writers: usize) -> Self {
+        if max <= 1 {
+            return self;
+        }
+        // SQLite has one writer at a time (the gate): more writers would only queue there.
+        let writers = if self.pg() { writers } else { 1 };
+        let plain = self.unbatched();
+        Self {
+            queue: Some(batch::start(plain, max, writers)),
+            ..self
+        }
+    }
+
+    /// The same database without the batch queue, for background tasks that must not
+    /// keep the writers alive.
+    pub fn unbatched(&self) -> Self {
+        Self {
+            queue: None,
+            ..self.clone()
+        }
     }
 
     /// Takes the SQLite write gate (nothing on PostgreSQL).

@@ -233,9 +233,35 @@ impl Store {
     /// Stores a new lead, its event, the consumed nonce and the idempotency record, all
     /// or nothing. `Ok(Err(conflict))` when a unique constraint refused it, or when the
     /// lead's duplicate key is held by a lead inside `dup_window_start` (then the caller
-    /// treats the submission as the duplicate it is). Without a window, PostgreSQL writes
-    /// it all in one statement; with one, the claim comes first in a transaction.
+    /// treats the submission as the duplicate it is). Without a window the submission may
+    /// be written in a batch with others (see the `batch` module); the answer is the same.
     pub async fn insert_submission(
+        &self,
+        s: NewSubmission,
+    ) -> Result<Result<(), Conflict>, LeadError> {
+        let windowed = s.dup_key.is_some() && s.dup_window_start.is_some();
+        let s = match &self.queue {
+            Some(queue) if !windowed => {
+                let (reply, answer) = tokio::sync::oneshot::channel();
+                match queue.send((s, reply)) {
+                    Ok(()) => {
+                        // No answer: the writer was stopped mid-batch (shutdown).
+                        return answer
+                            .await
+                            .unwrap_or(Err(LeadError::Db(sqlx::Error::WorkerCrashed)));
+                    }
+                    // The writers are gone (shutting down): write it here.
+                    Err(tokio::sync::mpsc::error::SendError((s, _))) => s,
+                }
+            }
+            _ => s,
+        };
+        self.insert_one(s).await
+    }
+
+    /// [`Store::insert_submission`] on its own: without a window, PostgreSQL writes it all
+    /// in one statement; with one, the claim comes first in a transaction.
+    pub(crate) async fn insert_one(
         &self,
         s: NewSubmission,
     ) -> Result<Result<(), Conflict>, LeadError> {
@@ -411,7 +437,7 @@ impl Store {
     }
 }
 
-fn bind_idem<'q>(
+pub(crate) fn bind_idem<'q>(
     q: AnyQuery<'q>,
     product_code: &str,
     i: IdempotencyRecord,

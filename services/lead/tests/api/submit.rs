@@ -542,3 +542,105 @@ async fn submissions_honour_the_products_allowed_origins() {
         assert_eq!(app.count("leads").await, 2, "{backend:?}");
     }
 }
+
+/// Submissions arriving together are written in batches (group commit). A batch holding
+/// a reused token is refused whole and its submissions are written one by one, so every
+/// caller still gets the answer it would have had alone: no lead is lost, doubled or
+/// given to the wrong caller, and idempotent twins replay one answer.
+#[tokio::test]
+async fn concurrent_submissions_batched_each_get_their_own_answer() {
+    for backend in lms_testkit::backends() {
+        let app = App::spawn_with(backend, |c| {
+            c.write_batch_max = 16;
+            c.write_batch_writers = 2;
+        })
+        .await;
+        app.create_product("LOAN", &loan(30)).await;
+        const TOKENS: usize = 60;
+        let mut pkgs = Vec::new();
+        for _ in 0..TOKENS {
+            pkgs.push(app.render("LOAN").await);
+        }
+        // Every token once; tokens 0..10 once more with another form (a replay), tokens
+        // 50..60 twice with the same idempotency key and form (twins).
+        let mut plan: Vec<(usize, String, Option<String>)> = (0..TOKENS)
+            .map(|i| (i, format!("p{i}@example.com"), None))
+            .collect();
+        for (i, _, key) in plan.iter_mut().skip(50) {
+            *key = Some(format!("key-{i}"));
+        }
+        plan.extend((0..10).map(|i| (i, format!("replay{i}@example.com"), None)));
+        plan.extend(
+            (50..TOKENS).map(|i| (i, format!("p{i}@example.com"), Some(format!("key-{i}")))),
+        );
+        let mut set = tokio::task::JoinSet::new();
+        for (i, email, key) in plan {
+            let mut client = app.public();
+            let req = request(&pkgs[i], &person(&email), key.as_deref());
+            set.spawn(async move {
+                let answer = client
+                    .submit_lead(req)
+                    .await
+                    .map(tonic::Response::into_inner);
+                (i, email, answer)
+            });
+        }
+        let mut by_token: std::collections::HashMap<usize, Vec<_>> = Default::default();
+        while let Some(done) = set.join_next().await {
+            let (i, email, answer) = done.unwrap();
+            by_token.entry(i).or_default().push((email, answer));
+        }
+        let mut ids = std::collections::HashSet::new();
+        for (i, answers) in &by_token {
+            let ok: Vec<_> = answers
+                .iter()
+                .filter_map(|(email, a)| a.as_ref().ok().map(|r| (email, r)))
+                .collect();
+            if *i < 10 {
+                // The replayed token: one of the two got the lead, the other a refusal.
+                assert_eq!(ok.len(), 1, "{backend:?} token {i}: {answers:?}");
+                let refused = answers.iter().find_map(|(_, a)| a.as_ref().err()).unwrap();
+                assert_err(refused, Code::Unauthenticated, "INVALID_FORM_SIGNATURE");
+            } else if *i >= 50 {
+                assert_eq!(ok.len(), 2, "{backend:?} token {i}: {answers:?}");
+                assert_eq!(ok[0].1, ok[1].1, "{backend:?}: twins replay one answer");
+            } else {
+                assert_eq!(ok.len(), 1, "{backend:?} token {i}: {answers:?}");
+            }
+            for (email, r) in ok {
+                let lead = r.lead.as_ref().unwrap();
+                // The caller's own lead, as stored.
+                assert_eq!(
+                    to_json(lead.form_data.as_ref())["email"],
+                    json!(email),
+                    "{backend:?} token {i}"
+                );
+                let stored = app
+                    .lead_as(&app.admin)
+                    .get_lead(pb::GetLeadRequest {
+                        id: lead.id.clone(),
+                    })
+                    .await
+                    .unwrap()
+                    .into_inner()
+                    .lead
+                    .unwrap();
+                assert_eq!(&stored, lead, "{backend:?} token {i}");
+                ids.insert(lead.id.clone());
+            }
+        }
+        assert_eq!(ids.len(), TOKENS, "{backend:?}");
+        assert_eq!(app.total().await, TOKENS as i64, "{backend:?}");
+        assert_eq!(app.count("lead_events").await, TOKENS as i64, "{backend:?}");
+        assert_eq!(app.count("form_nonces").await, TOKENS as i64, "{backend:?}");
+        assert_eq!(app.count("idempotency_keys").await, 10, "{backend:?}");
+        if backend == lms_testkit::Backend::Postgres {
+            // Written in fewer transactions than leads: the batches did form.
+            let txs: i64 = sqlx::query_scalar("SELECT COUNT(DISTINCT tx_id) FROM lead_events")
+                .fetch_one(&app.lead_db.pool)
+                .await
+                .unwrap();
+            assert!(txs < TOKENS as i64, "{backend:?}: {txs} transactions");
+        }
+    }
+}
