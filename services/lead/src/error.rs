@@ -78,6 +78,10 @@ pub enum LeadError {
     /// Stored data we cannot read back (a bug or manual edits).
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
+    /// A new lead could not be written and nothing of it was (its batch failed, or the
+    /// writers are gone); the same request may be sent again.
+    #[error("the lead could not be written: {0}")]
+    WriteUnavailable(String),
 }
 
 impl LeadError {
@@ -193,6 +197,12 @@ impl From<LeadError> for ApiError {
             LeadError::Upstream(e) => e,
             LeadError::Db(e) => ApiError::from(e),
             LeadError::Corrupt(_) => ApiError::internal(&e),
+            LeadError::WriteUnavailable(_) => {
+                tracing::error!(error = %e, "lead write failed");
+                ApiError::unavailable(
+                    "the lead could not be stored now; nothing was written, send it again",
+                )
+            }
         }
     }
 }
@@ -231,6 +241,11 @@ mod tests {
                 LeadError::InvalidStatusTransition,
                 "INVALID_STATUS_TRANSITION",
                 400,
+            ),
+            (
+                LeadError::WriteUnavailable("pool timed out".into()),
+                "UNAVAILABLE",
+                503,
             ),
         ];
         for (e, reason, http) in cases {

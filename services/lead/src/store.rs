@@ -72,8 +72,9 @@ impl Store {
 
     /// This store, with new leads written in batches of at most `max` by `writers`
     /// concurrent writers (see the `batch` module); `max` 1 writes each on its own. The
-    /// writers run on the current runtime and end when the returned store and all its
-    /// clones are dropped. Only the submission path uses the queue.
+    /// writers run on the current runtime until the returned store and all its clones
+    /// are dropped (in the service: until its runtime ends, like the sequencer and the
+    /// janitor). Only the submission path uses the queue.
     pub fn with_write_batches(self, max: usize, writers: usize) -> Self {
         if max <= 1 {
             return self;

@@ -1,23 +1,30 @@
 //! Group commit of new leads. Under load most of a submission's database cost is not the
 //! rows it writes but the statement and the commit around them (a round trip, executor
-//! start-up, a WAL flush; on SQLite a turn at the single write lock). Submissions that
-//! arrive while the writers are busy queue here and are written together: nonces, leads,
-//! events and idempotency records of up to `max` submissions in one transaction (on
-//! PostgreSQL one statement). A submission that finds a writer idle is written at once,
-//! so an unloaded system waits for nothing.
+//! start-up, a WAL flush; on SQLite a turn at the single write lock and a hand-off to
+//! sqlx's worker thread per statement). Submissions that arrive while the writers are
+//! busy queue here and are written together: nonces, leads, events and idempotency
+//! records of up to `max` submissions in one transaction (on PostgreSQL one statement).
+//! A submission that finds a writer idle is written at once, so an unloaded system waits
+//! for nothing.
 //!
-//! A batch is all or nothing, and so is each submission in it: when a batch is refused
-//! (a reused nonce, a racing idempotency key, any database error) nothing of it was
-//! written, and its submissions are written again one by one, each getting the answer it
-//! would have had alone. Submissions with a duplicate-key window (MERGE, SUPPRESS) never
-//! join a batch: their claim must see the leads committed before them.
+//! A batch is all or nothing, and so is each submission in it. A second use of a nonce
+//! or idempotency key within one batch is held out and written after it, alone. A batch
+//! refused by a unique key stored earlier (a replayed token, a racing idempotency key) is
+//! split in halves until the offender stands alone, so every caller gets the answer it
+//! would have had without batching. Any other failure answers the whole batch with
+//! `WriteUnavailable` (nothing was written; the request may be sent again) rather than
+//! retrying each submission against a failing database. Submissions with a duplicate-key
+//! window (MERGE, SUPPRESS) never join a batch: their claim must see the leads committed
+//! before them.
 
 use super::events::EVENT_COLS;
 use super::sql::AnyQuery;
 use super::submit::{Conflict, IdempotencyRecord, NewSubmission};
 use super::{LEAD_COLS, LeadValues, Store};
 use crate::error::LeadError;
+use futures::future::BoxFuture;
 use lms_platform::db::to_micros;
+use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::sync::Arc;
 use tokio::sync::{Mutex, mpsc, oneshot};
@@ -99,79 +106,156 @@ fn insert(table: &str, cols: &str, rows: usize, width: usize, next: &mut usize) 
     s
 }
 
-/// The statements of a batch, in the order [`bind_all`] binds: nonces, leads, events,
-/// idempotency records (when any).
-fn statements(n: usize, idem: usize) -> Vec<String> {
+/// The statements of a batch of `n`, in the order [`Parts::bind`] binds: nonces, leads,
+/// events, idempotency records. SQLite gets plain multi-row INSERTs, the last only when
+/// `idem` > 0. PostgreSQL gets one statement of data-modifying CTEs whose text depends on
+/// `n` alone (prepared statements are cached per text): every submission has an
+/// idempotency row, NULL without a key, and the NULL rows are filtered out.
+fn statements(pg: bool, n: usize, idem: usize) -> Vec<String> {
+    // SQLite binds `$k` to the k-th argument of its own statement: each of its
+    // statements numbers from 1. PostgreSQL's one statement numbers on across the parts.
     let mut next = 1;
-    let mut out = vec![
-        insert("form_nonces", "nonce, expire_time", n, 2, &mut next),
-        insert("leads", &format!("{LEAD_COLS}, dup_key"), n, 18, &mut next),
-        insert("lead_events", EVENT_COLS, n, 8, &mut next),
-    ];
-    if idem > 0 {
-        out.push(insert(
-            "idempotency_keys",
-            "product_code, idem_key, fingerprint, response, create_time",
-            idem,
-            5,
-            &mut next,
+    let from_one = |next: &mut usize| {
+        if !pg {
+            *next = 1;
+        }
+    };
+    let mut out = vec![insert("form_nonces", "nonce, expire_time", n, 2, &mut next)];
+    from_one(&mut next);
+    out.push(insert(
+        "leads",
+        &format!("{LEAD_COLS}, dup_key"),
+        n,
+        18,
+        &mut next,
+    ));
+    from_one(&mut next);
+    out.push(insert("lead_events", EVENT_COLS, n, 8, &mut next));
+    const IDEM_COLS: &str = "product_code, idem_key, fingerprint, response, create_time";
+    if pg {
+        let mut rows = String::new();
+        for r in 0..n {
+            let sep = if r == 0 { "" } else { ", " };
+            let p = next;
+            let _ = write!(
+                rows,
+                "{sep}(${p}::text, ${}::text, ${}::text, ${}::text, ${}::bigint)",
+                p + 1,
+                p + 2,
+                p + 3,
+                p + 4
+            );
+            next += 5;
+        }
+        out.push(format!(
+            "INSERT INTO idempotency_keys ({IDEM_COLS}) SELECT p, k, f, r, t FROM \
+             (VALUES {rows}) AS v (p, k, f, r, t) WHERE k IS NOT NULL"
         ));
+        let last = out.len() - 1;
+        let mut text = String::from("WITH ");
+        for (i, s) in out.iter().enumerate() {
+            if i == last {
+                let _ = write!(text, " {s}");
+            } else {
+                let sep = if i == 0 { "" } else { ", " };
+                let _ = write!(text, "{sep}w{i} AS ({s})");
+            }
+        }
+        return vec![text];
+    }
+    if idem > 0 {
+        from_one(&mut next);
+        out.push(insert("idempotency_keys", IDEM_COLS, idem, 5, &mut next));
     }
     out
 }
 
 impl Store {
     /// Writes a batch and answers each submission in it.
-    async fn write_batch(&self, mut batch: Vec<Pending>) {
-        if batch.len() == 1 {
-            if let Some((s, reply)) = batch.pop() {
-                let _ = reply.send(self.insert_one(s).await);
-            }
-            return;
+    async fn write_batch(&self, batch: Vec<Pending>) {
+        // A caller that gave up (timeout, disconnect) before its turn gets nothing
+        // written, as when it gave up waiting for a connection.
+        let mut batch: Vec<Pending> = batch.into_iter().filter(|(_, r)| !r.is_closed()).collect();
+        // A second use of a nonce or idempotency key in the same batch would refuse the
+        // whole batch; it is written after the batch, alone, and answered as a reuse
+        // (or a replay). Sorting by nonce keeps two concurrent batches from locking the
+        // same nonces in opposite order.
+        let mut seen = HashSet::new();
+        let (mut first, later): (Vec<Pending>, Vec<Pending>) =
+            batch.drain(..).partition(|(s, _)| {
+                let idem = s
+                    .idempotency
+                    .as_ref()
+                    .map(|i| format!("{}\u{0}{}", s.lead.product_code, i.key));
+                let fresh_nonce = seen.insert(format!("n{}", s.nonce));
+                let fresh_key = idem.is_none_or(|k| seen.insert(format!("k{k}")));
+                fresh_nonce && fresh_key
+            });
+        first.sort_by(|a, b| a.0.nonce.cmp(&b.0.nonce));
+        self.write_group(first).await;
+        for (s, reply) in later {
+            let _ = reply.send(self.insert_one(s).await);
         }
-        let rows: Result<Vec<Rows>, LeadError> = batch.iter().map(|(s, _)| Rows::of(s)).collect();
-        let written = match rows {
-            Ok(rows) => self.insert_rows(rows).await,
-            Err(e) => Err(e),
-        };
-        match written {
-            Ok(()) => {
-                for (_, reply) in batch {
-                    let _ = reply.send(Ok(Ok(())));
-                }
-            }
-            Err(e) => {
-                tracing::debug!(size = batch.len(), error = %e, "batch refused; writing its submissions one by one");
-                for (s, reply) in batch {
+    }
+
+    /// Writes `group` in one transaction. When a unique constraint refuses it (a nonce or
+    /// idempotency key already stored), nothing was written: the group is split in halves
+    /// and each is written the same way, so one reused token costs about 2 log2(n)
+    /// statements, and the submission that holds it is finally written alone and
+    /// answered exactly as it would have been without batching. Any other failure
+    /// answers the whole group: nothing was written, and it may be sent again.
+    fn write_group(&self, mut group: Vec<Pending>) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            if group.len() <= 1 {
+                if let Some((s, reply)) = group.pop() {
                     let _ = reply.send(self.insert_one(s).await);
                 }
+                return;
             }
-        }
+            let rows: Result<Vec<Rows>, LeadError> =
+                group.iter().map(|(s, _)| Rows::of(s)).collect();
+            let written = match rows {
+                Ok(rows) => self.insert_rows(rows).await,
+                Err(e) => Err(e),
+            };
+            match written {
+                Ok(()) => {
+                    for (_, reply) in group {
+                        let _ = reply.send(Ok(Ok(())));
+                    }
+                }
+                Err(LeadError::Db(e)) if super::submit::conflict_of(&e).is_some() => {
+                    tracing::debug!(
+                        size = group.len(),
+                        "batch refused by a unique key; splitting it"
+                    );
+                    let second = group.split_off(group.len() / 2);
+                    self.write_group(group).await;
+                    self.write_group(second).await;
+                }
+                Err(e) => {
+                    let why = format!("{e:#}");
+                    tracing::error!(size = group.len(), error = %why, "lead batch failed");
+                    for (_, reply) in group {
+                        let _ = reply.send(Err(LeadError::WriteUnavailable(why.clone())));
+                    }
+                }
+            }
+        })
     }
 
     /// Inserts every row of the batch, all or nothing.
     async fn insert_rows(&self, rows: Vec<Rows>) -> Result<(), LeadError> {
+        let pg = self.pg();
         let idem = rows.iter().filter(|r| r.idem.is_some()).count();
-        let sql = statements(rows.len(), idem);
-        if self.pg() {
-            // One statement: the inserts as data-modifying CTEs, the last one outside.
-            let (last, ctes) = sql
-                .split_last()
-                .ok_or(LeadError::Corrupt("empty batch".into()))?;
-            let mut text = String::from("WITH ");
-            for (i, s) in ctes.iter().enumerate() {
-                let sep = if i == 0 { "" } else { ", " };
-                let _ = write!(text, "{sep}w{i} AS ({s})");
-            }
-            text.push(' ');
-            text.push_str(last);
-            bind_all(sqlx::query(&text), rows)
-                .execute(&self.db.pool)
-                .await?;
+        let sql = statements(pg, rows.len(), idem);
+        let mut parts = split(rows, pg);
+        if pg {
+            let q = (0..4).fold(sqlx::query(&sql[0]), |q, i| parts.bind(i, q));
+            q.execute(&self.db.pool).await?;
             return Ok(());
         }
         let mut w = self.begin().await?;
-        let mut parts = split(rows);
         let mut done: Result<(), sqlx::Error> = Ok(());
         for (i, text) in sql.iter().enumerate() {
             let q = parts.bind(i, sqlx::query(text));
@@ -190,21 +274,17 @@ impl Store {
     }
 }
 
-/// Binds every row's values in statement order (see [`statements`]).
-fn bind_all(q: AnyQuery<'_>, rows: Vec<Rows>) -> AnyQuery<'_> {
-    let mut parts = split(rows);
-    (0..4).fold(q, |q, i| parts.bind(i, q))
-}
-
 /// The rows regrouped by statement.
 struct Parts {
     nonces: Vec<(String, i64)>,
     leads: Vec<(LeadValues, Option<String>)>,
     events: Vec<super::NewEvent>,
-    idem: Vec<(String, IdempotencyRecord, i64)>,
+    /// One per submission on PostgreSQL (`None` binds a NULL row), only the present
+    /// ones on SQLite.
+    idem: Vec<Option<(String, IdempotencyRecord, i64)>>,
 }
 
-fn split(rows: Vec<Rows>) -> Parts {
+fn split(rows: Vec<Rows>, pg: bool) -> Parts {
     let mut p = Parts {
         nonces: Vec::with_capacity(rows.len()),
         leads: Vec::with_capacity(rows.len()),
@@ -215,7 +295,9 @@ fn split(rows: Vec<Rows>) -> Parts {
         p.nonces.push((r.nonce, r.nonce_expire));
         p.leads.push((r.lead, r.dup_key));
         p.events.push(r.event);
-        p.idem.extend(r.idem);
+        if pg || r.idem.is_some() {
+            p.idem.push(r.idem);
+        }
     }
     p
 }
@@ -240,8 +322,16 @@ impl Parts {
                 }
             }
             _ => {
-                for (product, i, at) in self.idem.drain(..) {
-                    q = super::submit::bind_idem(q, &product, i, at);
+                for idem in self.idem.drain(..) {
+                    q = match idem {
+                        Some((product, i, at)) => super::submit::bind_idem(q, &product, i, at),
+                        None => q
+                            .bind(None::<String>)
+                            .bind(None::<String>)
+                            .bind(None::<String>)
+                            .bind(None::<String>)
+                            .bind(None::<i64>),
+                    };
                 }
             }
         }
@@ -254,17 +344,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn placeholders_run_on_across_the_statements() {
-        let s = statements(2, 1);
+    fn each_sqlite_statement_numbers_its_placeholders_from_one() {
+        let s = statements(false, 2, 1);
         assert_eq!(
             s[0],
             "INSERT INTO form_nonces (nonce, expire_time) VALUES ($1, $2), ($3, $4)"
         );
-        assert!(s[1].ends_with("($5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22), ($23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39, $40)"));
+        assert!(s[1].ends_with("($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18), ($19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36)"));
         assert!(s[2].ends_with(
-            "($41, $42, $43, $44, $45, $46, $47, $48), ($49, $50, $51, $52, $53, $54, $55, $56)"
+            "($1, $2, $3, $4, $5, $6, $7, $8), ($9, $10, $11, $12, $13, $14, $15, $16)"
         ));
-        assert!(s[3].ends_with("VALUES ($57, $58, $59, $60, $61)"));
-        assert_eq!(statements(3, 0).len(), 3);
+        assert!(s[3].ends_with("VALUES ($1, $2, $3, $4, $5)"));
+        assert_eq!(statements(false, 3, 0).len(), 3);
+    }
+
+    #[test]
+    fn postgres_gets_one_statement_whose_text_depends_on_the_size_alone() {
+        let s = statements(true, 2, 1);
+        assert_eq!(s.len(), 1);
+        assert_eq!(s, statements(true, 2, 0));
+        assert_eq!(s, statements(true, 2, 2));
+        assert!(s[0].starts_with("WITH w0 AS (INSERT INTO form_nonces"));
+        // Numbered on across the parts: the events of row 2 end at $56.
+        assert!(s[0].contains("($49, $50, $51, $52, $53, $54, $55, $56))"));
+        assert!(s[0].contains("($57::text, $58::text, $59::text, $60::text, $61::bigint), ($62::text, $63::text, $64::text, $65::text, $66::bigint)) AS v (p, k, f, r, t) WHERE k IS NOT NULL"));
     }
 }

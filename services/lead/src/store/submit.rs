@@ -135,7 +135,7 @@ fn placeholders(from: usize, n: usize) -> String {
 }
 
 /// Which constraint a unique violation hit, by table name.
-fn conflict_of(e: &sqlx::Error) -> Option<Conflict> {
+pub(crate) fn conflict_of(e: &sqlx::Error) -> Option<Conflict> {
     if !Db::is_unique_violation(e) {
         return None;
     }
@@ -245,12 +245,15 @@ impl Store {
                 let (reply, answer) = tokio::sync::oneshot::channel();
                 match queue.send((s, reply)) {
                     Ok(()) => {
-                        // No answer: the writer was stopped mid-batch (shutdown).
-                        return answer
-                            .await
-                            .unwrap_or(Err(LeadError::Db(sqlx::Error::WorkerCrashed)));
+                        // No answer: the writer stopped (it panicked, or the runtime is
+                        // shutting down) before it wrote this submission.
+                        return answer.await.unwrap_or_else(|_| {
+                            Err(LeadError::WriteUnavailable(
+                                "the lead writer stopped".into(),
+                            ))
+                        });
                     }
-                    // The writers are gone (shutting down): write it here.
+                    // Every writer is gone (panicked): write it here.
                     Err(tokio::sync::mpsc::error::SendError((s, _))) => s,
                 }
             }
