@@ -65,8 +65,9 @@ impl Default for Config {
 impl Config {
     /// Rejects settings the service cannot run with, naming the key.
     pub fn validate(&self) -> anyhow::Result<()> {
-        // Each batch size is its own prepared statement, and sqlx keeps 100 per
-        // connection: larger batches would evict the service's other statements.
+        // Each batch size is its own prepared statement on PostgreSQL (four on SQLite,
+        // where re-preparing is local and cheap), and sqlx keeps 100 per connection:
+        // larger batches would evict the service's other statements.
         anyhow::ensure!(
             (1..=64).contains(&self.write_batch_max),
             "lead.write_batch_max must be between 1 and 64, not {}",
@@ -75,7 +76,8 @@ impl Config {
         // Writers hold connections while they write; the rest of the service needs some.
         let pool = self.database.pool.max_connections as usize;
         anyhow::ensure!(
-            self.write_batch_writers >= 1 && self.write_batch_writers < pool,
+            self.write_batch_max == 1
+                || (self.write_batch_writers >= 1 && self.write_batch_writers < pool),
             "lead.write_batch_writers must be at least 1 and less than \
              lead.database.pool.max_connections ({pool}), not {}",
             self.write_batch_writers

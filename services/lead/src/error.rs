@@ -78,8 +78,10 @@ pub enum LeadError {
     /// Stored data we cannot read back (a bug or manual edits).
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
-    /// A new lead could not be written and nothing of it was (its batch failed, or the
-    /// writers are gone); the same request may be sent again.
+    /// A new lead could not be written (its batch failed, or the writers are gone). As a
+    /// rule nothing of it was; when the connection broke at commit the outcome is
+    /// unknown. Either way the request may be sent again: a lead already stored refuses
+    /// its used form token, so it is never stored twice.
     #[error("the lead could not be written: {0}")]
     WriteUnavailable(String),
 }
@@ -197,11 +199,9 @@ impl From<LeadError> for ApiError {
             LeadError::Upstream(e) => e,
             LeadError::Db(e) => ApiError::from(e),
             LeadError::Corrupt(_) => ApiError::internal(&e),
+            // Logged where it happened, once per batch.
             LeadError::WriteUnavailable(_) => {
-                tracing::error!(error = %e, "lead write failed");
-                ApiError::unavailable(
-                    "the lead could not be stored now; nothing was written, send it again",
-                )
+                ApiError::unavailable("the lead could not be stored now; send it again")
             }
         }
     }

@@ -149,7 +149,7 @@ fn statements(pg: bool, n: usize, idem: usize) -> Vec<String> {
         }
         out.push(format!(
             "INSERT INTO idempotency_keys ({IDEM_COLS}) SELECT p, k, f, r, t FROM \
-             (VALUES {rows}) AS v (p, k, f, r, t) WHERE k IS NOT NULL"
+             (VALUES {rows}) AS v (p, k, f, r, t) WHERE k IS NOT NULL ORDER BY p, k"
         ));
         let last = out.len() - 1;
         let mut text = String::from("WITH ");
@@ -178,8 +178,10 @@ impl Store {
         let mut batch: Vec<Pending> = batch.into_iter().filter(|(_, r)| !r.is_closed()).collect();
         // A second use of a nonce or idempotency key in the same batch would refuse the
         // whole batch; it is written after the batch, alone, and answered as a reuse
-        // (or a replay). Sorting by nonce keeps two concurrent batches from locking the
-        // same nonces in opposite order.
+        // (or a replay). Rows go in nonce order and idempotency keys in key order, so two
+        // concurrent batches take their unique-index locks in the same order within each
+        // table; should they still deadlock (across the tables), PostgreSQL aborts one,
+        // which is then split and written in parts.
         let mut seen = HashSet::new();
         let (mut first, later): (Vec<Pending>, Vec<Pending>) =
             batch.drain(..).partition(|(s, _)| {
@@ -224,7 +226,7 @@ impl Store {
                         let _ = reply.send(Ok(Ok(())));
                     }
                 }
-                Err(LeadError::Db(e)) if super::submit::conflict_of(&e).is_some() => {
+                Err(LeadError::Db(e)) if worth_splitting(&e) => {
                     tracing::debug!(
                         size = group.len(),
                         "batch refused by a unique key; splitting it"
@@ -267,10 +269,27 @@ impl Store {
         match done {
             Ok(()) => w.commit().await,
             Err(e) => {
-                w.rollback().await?;
+                // The statement's error is the one that says what to do with the batch.
+                if let Err(r) = w.rollback().await {
+                    tracing::warn!(error = %r, "rolling back a refused lead batch failed");
+                }
                 Err(e.into())
             }
         }
+    }
+}
+
+/// True when splitting the batch may let part of it through: a unique key refused one of
+/// its rows (a reused nonce or idempotency key, or a clash on a lead's number or id,
+/// which the submission alone then reports as it would have without batching), or
+/// PostgreSQL broke a deadlock or serialization conflict with another writer.
+fn worth_splitting(e: &sqlx::Error) -> bool {
+    if lms_platform::db::Db::is_unique_violation(e) {
+        return true;
+    }
+    match e {
+        sqlx::Error::Database(d) => matches!(d.code().as_deref(), Some("40P01" | "40001")),
+        _ => false,
     }
 }
 
@@ -367,6 +386,6 @@ mod tests {
         assert!(s[0].starts_with("WITH w0 AS (INSERT INTO form_nonces"));
         // Numbered on across the parts: the events of row 2 end at $56.
         assert!(s[0].contains("($49, $50, $51, $52, $53, $54, $55, $56))"));
-        assert!(s[0].contains("($57::text, $58::text, $59::text, $60::text, $61::bigint), ($62::text, $63::text, $64::text, $65::text, $66::bigint)) AS v (p, k, f, r, t) WHERE k IS NOT NULL"));
+        assert!(s[0].contains("($57::text, $58::text, $59::text, $60::text, $61::bigint), ($62::text, $63::text, $64::text, $65::text, $66::bigint)) AS v (p, k, f, r, t) WHERE k IS NOT NULL ORDER BY p, k"));
     }
 }

@@ -135,7 +135,7 @@ fn placeholders(from: usize, n: usize) -> String {
 }
 
 /// Which constraint a unique violation hit, by table name.
-pub(crate) fn conflict_of(e: &sqlx::Error) -> Option<Conflict> {
+fn conflict_of(e: &sqlx::Error) -> Option<Conflict> {
     if !Db::is_unique_violation(e) {
         return None;
     }
@@ -248,6 +248,7 @@ impl Store {
                         // No answer: the writer stopped (it panicked, or the runtime is
                         // shutting down) before it wrote this submission.
                         return answer.await.unwrap_or_else(|_| {
+                            tracing::error!("the lead writer stopped before answering");
                             Err(LeadError::WriteUnavailable(
                                 "the lead writer stopped".into(),
                             ))
