@@ -88,9 +88,9 @@ impl Store {
         }
     }
 
-    /// The same database without the batch queue, for background tasks that must not
-    /// keep the writers alive.
-    pub fn unbatched(&self) -> Self {
+    /// The same database without the batch queue: what the writers write through (a
+    /// writer holding the queue would keep itself alive).
+    fn unbatched(&self) -> Self {
         Self {
             queue: None,
             ..self.clone()

@@ -9,11 +9,11 @@
 //!
 //! A batch is all or nothing, and so is each submission in it. A second use of a nonce
 //! or idempotency key within one batch is held out and written after it, alone. A batch
-//! refused by a unique key stored earlier (a replayed token, a racing idempotency key) is
-//! split in halves until the offender stands alone, so every caller gets the answer it
-//! would have had without batching. Any other failure answers the whole batch with
-//! `WriteUnavailable` (nothing was written; the request may be sent again) rather than
-//! retrying each submission against a failing database. Submissions with a duplicate-key
+//! refused by a unique key (a replayed token, a racing idempotency key, a clashing lead
+//! number) or aborted by a PostgreSQL deadlock is split in halves until the offender
+//! stands alone, so every caller gets the answer it would have had without batching. Any
+//! other failure answers the whole batch with `WriteUnavailable` (503; the request may be
+//! sent again) rather than retrying each submission against a failing database. Submissions with a duplicate-key
 //! window (MERGE, SUPPRESS) never join a batch: their claim must see the leads committed
 //! before them.
 
