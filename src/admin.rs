@@ -1,7 +1,7 @@
 //! `lms admin ...`: operator commands that act on a service's database directly, such as
 //! creating the first administrator before any account exists.
 
-use crate::mesh::{Part, open_db};
+use crate::mesh::{Part, connect_db, open_db};
 use crate::settings::LmsConfig;
 use lms_platform::auth::Role;
 
@@ -51,9 +51,9 @@ pub async fn create_user(cfg: &LmsConfig, input: CreateUser) -> anyhow::Result<S
     Ok(user.id)
 }
 
-/// True when uam's database holds an enabled administrator.
+/// True when uam's (already migrated) database holds an enabled administrator.
 pub async fn has_admin(cfg: &LmsConfig) -> anyhow::Result<bool> {
-    let db = open_db(cfg, Part::Uam).await?;
+    let db = connect_db(cfg, Part::Uam).await?;
     let found = lms_uam::has_admin(&db).await;
     db.pool.close().await;
     found

@@ -130,11 +130,7 @@ fn addr_of(cfg: &LmsConfig, part: Part) -> &str {
 
 /// Connects a service's database and runs its migrations.
 pub async fn open_db(cfg: &LmsConfig, part: Part) -> anyhow::Result<Db> {
-    std::fs::create_dir_all(&cfg.data_dir)?;
-    let url = cfg.database_url(part.name(), own_db_url(cfg, part));
-    let db = Db::connect(&url, part.name(), &pool_cfg(cfg, part))
-        .await
-        .map_err(|e| anyhow::anyhow!("{} database: {e:#}", part.name()))?;
+    let db = connect_db(cfg, part).await?;
     match part {
         Part::Uam => lms_uam::migrate(&db).await,
         Part::Config => lms_config::migrate(&db).await,
@@ -145,6 +141,16 @@ pub async fn open_db(cfg: &LmsConfig, part: Part) -> anyhow::Result<Db> {
     }
     .map_err(|e| anyhow::anyhow!("{} migrations: {e:#}", part.name()))?;
     Ok(db)
+}
+
+/// Connects to a part's database as [`open_db`] does, without running its migrations
+/// (for reads once the services have started and migrated it).
+pub async fn connect_db(cfg: &LmsConfig, part: Part) -> anyhow::Result<Db> {
+    std::fs::create_dir_all(&cfg.data_dir)?;
+    let url = cfg.database_url(part.name(), own_db_url(cfg, part));
+    Db::connect(&url, part.name(), &pool_cfg(cfg, part))
+        .await
+        .map_err(|e| anyhow::anyhow!("{} database: {e:#}", part.name()))
 }
 
 /// Runs every service's migrations.

@@ -9,10 +9,12 @@
 //! act as the `SERVICE` principal.
 
 pub mod layer;
+pub mod origin;
 pub mod permissions;
 pub mod verifier;
 
 pub use layer::{AuthLayer, AuthState};
+pub use origin::{origin_allowed, request_origin};
 pub use permissions::{Policy, policy_for};
 pub use verifier::{JwtVerifier, KeySource, LEEWAY_SECS, UamKeySource};
 

@@ -167,10 +167,7 @@ impl ProductService for ProductGrpc {
         &self,
         request: Request<pb::GetRenderPackageRequest>,
     ) -> Result<Response<pb::GetRenderPackageResponse>, Status> {
-        let origin = request
-            .metadata()
-            .get("origin")
-            .and_then(|v| v.to_str().ok());
+        let origin = lms_platform::auth::request_origin(request.metadata());
         let package = self
             .products
             .render_package(&request.get_ref().product_code, origin)

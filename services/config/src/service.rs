@@ -218,13 +218,7 @@ impl Products {
         origin: Option<&str>,
     ) -> Result<RenderPackage, ConfigError> {
         let p = self.get(code).await?;
-        let allowed = &p.content.settings.allowed_origins;
-        if let Some(o) = origin
-            && !allowed.is_empty()
-            && !allowed
-                .iter()
-                .any(|a| a.eq_ignore_ascii_case(o.trim_end_matches('/')))
-        {
+        if !lms_platform::auth::origin_allowed(&p.content.settings.allowed_origins, origin) {
             return Err(ConfigError::OriginNotAllowed(code.to_string()));
         }
         let now = self.clock.now();

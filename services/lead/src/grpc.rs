@@ -114,11 +114,7 @@ impl LeadApi for LeadGrpc {
             .get(IDEMPOTENCY_HEADER)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let origin = request
-            .metadata()
-            .get("origin")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
+        let origin = lms_platform::auth::request_origin(request.metadata()).map(str::to_string);
         let r = request.into_inner();
         let form_bytes = r.form_data.as_ref().map_or(0, Message::encoded_len);
         let channel = convert::channel(r.lead_channel, "leadChannel")?.unwrap_or(Channel::Form);

@@ -45,12 +45,6 @@ impl ProductVersion {
     /// Whether a submission from a page of `origin` (the browser's `Origin` header; absent
     /// for server-to-server calls, which no header can restrict) is allowed.
     pub fn allows_origin(&self, origin: Option<&str>) -> bool {
-        match origin {
-            Some(o) if !self.allowed_origins.is_empty() => self
-                .allowed_origins
-                .iter()
-                .any(|a| a.eq_ignore_ascii_case(o.trim_end_matches('/'))),
-            _ => true,
-        }
+        lms_platform::auth::origin_allowed(&self.allowed_origins, origin)
     }
 }

@@ -175,24 +175,23 @@ impl Store {
     async fn write_batch(&self, batch: Vec<Pending>) {
         // A caller that gave up (timeout, disconnect) before its turn gets nothing
         // written, as when it gave up waiting for a connection.
-        let mut batch: Vec<Pending> = batch.into_iter().filter(|(_, r)| !r.is_closed()).collect();
+        let batch = batch.into_iter().filter(|(_, r)| !r.is_closed());
         // A second use of a nonce or idempotency key in the same batch would refuse the
         // whole batch; it is written after the batch, alone, and answered as a reuse
         // (or a replay). Rows go in nonce order and idempotency keys in key order, so two
         // concurrent batches take their unique-index locks in the same order within each
         // table; should they still deadlock (across the tables), PostgreSQL aborts one,
         // which is then split and written in parts.
-        let mut seen = HashSet::new();
-        let (mut first, later): (Vec<Pending>, Vec<Pending>) =
-            batch.drain(..).partition(|(s, _)| {
-                let idem = s
-                    .idempotency
-                    .as_ref()
-                    .map(|i| format!("{}\u{0}{}", s.lead.product_code, i.key));
-                let fresh_nonce = seen.insert(format!("n{}", s.nonce));
-                let fresh_key = idem.is_none_or(|k| seen.insert(format!("k{k}")));
-                fresh_nonce && fresh_key
-            });
+        let mut nonces = HashSet::new();
+        let mut keys = HashSet::new();
+        let (mut first, later): (Vec<Pending>, Vec<Pending>) = batch.partition(|(s, _)| {
+            let fresh_nonce = nonces.insert(s.nonce.clone());
+            let fresh_key = s
+                .idempotency
+                .as_ref()
+                .is_none_or(|i| keys.insert((s.lead.product_code.clone(), i.key.clone())));
+            fresh_nonce && fresh_key
+        });
         first.sort_by(|a, b| a.0.nonce.cmp(&b.0.nonce));
         self.write_group(first).await;
         for (s, reply) in later {

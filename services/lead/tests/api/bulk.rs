@@ -150,23 +150,12 @@ async fn bulk_updates_500_and_reports_per_id_failures() {
                 (closed.id.as_str(), "INVALID_STATUS_TRANSITION")
             ]
         );
-        let get = |id: String| {
-            let mut c = mgr.clone();
-            async move {
-                c.get_lead(pb::GetLeadRequest { id })
-                    .await
-                    .unwrap()
-                    .into_inner()
-                    .lead
-                    .unwrap()
-            }
-        };
-        let c = get(closed.id.clone()).await;
+        let c = app.read_lead(&app.manager, &closed.id).await;
         assert_eq!(
             (c.status, c.lead_comment.as_str()),
             (LeadStatus::ClosedLost as i32, "")
         );
-        let q = get(leads[0].id.clone()).await;
+        let q = app.read_lead(&app.manager, &leads[0].id).await;
         assert_eq!(
             (q.status, q.lead_comment.as_str(), q.version),
             (LeadStatus::Qualified as i32, "batch", 3)
@@ -221,19 +210,10 @@ async fn agents_bulk_update_only_their_own_leads() {
             .unwrap()
             .into_inner();
         assert_eq!(r.errors[0].reason, "ASSIGNMENT_NOT_ALLOWED");
-        let mgr = app.lead_as(&app.manager);
-        let status = |id: String| {
-            let mut c = mgr.clone();
-            async move {
-                let l = c
-                    .get_lead(pb::GetLeadRequest { id })
-                    .await
-                    .unwrap()
-                    .into_inner()
-                    .lead
-                    .unwrap();
-                (l.status, l.assignee)
-            }
+        let app = &app;
+        let status = |id: String| async move {
+            let l = app.read_lead(&app.manager, &id).await;
+            (l.status, l.assignee)
         };
         assert_eq!(
             status(own[0].id.clone()).await,

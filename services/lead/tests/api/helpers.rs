@@ -320,6 +320,17 @@ impl App {
             .unwrap()
     }
 
+    /// The lead `id` (or lead_uid) as `who` reads it; panics when it cannot.
+    pub async fn read_lead(&self, who: &Session, id: &str) -> pb::Lead {
+        self.lead_as(who)
+            .get_lead(pb::GetLeadRequest { id: id.to_string() })
+            .await
+            .unwrap()
+            .into_inner()
+            .lead
+            .unwrap()
+    }
+
     /// Leads visible to the ADMIN (total only).
     pub async fn total(&self) -> i64 {
         self.lead_as(&self.admin)

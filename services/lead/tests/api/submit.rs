@@ -77,17 +77,8 @@ async fn a_submission_is_validated_normalised_scored_and_assigned() {
         assert!(second.score_breakdown.unwrap().items.is_empty());
 
         // Readable by id and by lead_uid, equal to the answer.
-        let admin = app.lead_as(&app.admin);
-        for id in [lead.id.clone(), lead.lead_uid.clone()] {
-            let got = admin
-                .clone()
-                .get_lead(pb::GetLeadRequest { id })
-                .await
-                .unwrap()
-                .into_inner()
-                .lead
-                .unwrap();
-            assert_eq!(got, lead);
+        for id in [&lead.id, &lead.lead_uid] {
+            assert_eq!(app.read_lead(&app.admin, id).await, lead);
         }
         assert_eq!(app.count("lead_events").await, 3);
         assert_eq!(app.count("form_nonces").await, 3);
@@ -409,14 +400,7 @@ async fn duplicate_policies_suppress_or_merge() {
             (merged.id.as_str(), merged.version, merged.score),
             (m1.id.as_str(), 2, 20)
         );
-        let stored = app
-            .lead_as(&app.admin)
-            .get_lead(pb::GetLeadRequest { id: m1.id.clone() })
-            .await
-            .unwrap()
-            .into_inner()
-            .lead
-            .unwrap();
+        let stored = app.read_lead(&app.admin, &m1.id).await;
         assert_eq!(
             to_json(stored.form_data.as_ref())["leadSource"],
             json!("Google")
@@ -584,16 +568,7 @@ async fn wave(
 async fn assert_own_lead(app: &App, email: &str, r: &pb::SubmitLeadResponse) -> String {
     let lead = r.lead.as_ref().unwrap();
     assert_eq!(to_json(lead.form_data.as_ref())["email"], json!(email));
-    let stored = app
-        .lead_as(&app.admin)
-        .get_lead(pb::GetLeadRequest {
-            id: lead.id.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .lead
-        .unwrap();
+    let stored = app.read_lead(&app.admin, &lead.id).await;
     assert_eq!(&stored, lead);
     lead.id.clone()
 }

@@ -277,16 +277,7 @@ async fn agents_work_only_their_own_leads_and_cannot_give_them_away() {
             .await
             .unwrap_err();
         assert_err(&e, Code::NotFound, "LEAD_NOT_FOUND");
-        let stored = app
-            .lead_as(&app.admin)
-            .get_lead(pb::GetLeadRequest {
-                id: theirs.id.clone(),
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .lead
-            .unwrap();
+        let stored = app.read_lead(&app.admin, &theirs.id).await;
         assert_eq!((stored.version, stored.lead_comment.as_str()), (1, ""));
     }
 }
